@@ -1,0 +1,1 @@
+"""The ``tunefw`` command line: a thin Typer app, one module per command group."""

@@ -1,0 +1,68 @@
+"""Entry point: wires the command groups and maps known errors to one line and exit 2.
+
+Set ``TUNEFW_DEBUG=1`` to see the traceback of any error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from tunefw.cli import plugins_cmd, results_cmd, run_cmd
+from tunefw.errors import TunefwError
+
+app = typer.Typer(
+    name="tunefw",
+    help="Hyperparameter tuning from a YAML recipe, on Ray Tune with ASHA, results in Parquet.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(run_cmd.run)
+app.command("validate")(run_cmd.validate)
+app.command("plugins")(plugins_cmd.plugins)
+app.command("results")(results_cmd.results)
+app.command("best")(results_cmd.best)
+
+USAGE_EXIT = 2
+
+
+def _fail(console: Console, message: str, code: int) -> int:
+    for line in message.splitlines() or [message]:
+        console.print(Text.assemble(("error: ", "bold red"), line), soft_wrap=True)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns (and exits with) the process exit code."""
+    console = Console(stderr=True)
+    debug = os.environ.get("TUNEFW_DEBUG") == "1"
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        command.main(args, prog_name="tunefw", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        if debug:
+            raise
+        code = _fail(console, exc.format_message(), exc.exit_code)
+    except click.exceptions.Abort:
+        code = 130
+    except KeyboardInterrupt:
+        code = _fail(console, "interrupted; results written so far are kept", 130)
+    except TunefwError as exc:
+        if debug:
+            raise
+        code = _fail(console, str(exc), USAGE_EXIT)
+    else:
+        code = 0
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,53 @@
+"""``TrialContext``: everything one trial receives, and nothing global."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tunefw.errors import MetricError
+from tunefw.protocols import Dataset, Regularizer, Split
+
+T = TypeVar("T")
+
+
+@dataclass
+class TrialContext:
+    """What a trainable adapter (or a user's function) gets for one trial.
+
+    ``config`` holds every sampled value; ``hyperparameters`` leaves out the ones that belong
+    to regularizers, which ``regularize`` applies to a model instead.
+    """
+
+    config: Mapping[str, Any]
+    metric: str
+    reporter: Callable[[dict[str, Any]], None]
+    data: Dataset | None = None
+    splits: Sequence[Split] = ()
+    regularizers: Sequence[Regularizer] = ()
+    regularizer_keys: frozenset[str] = frozenset()
+    seed: int | None = None
+    reports: int = field(default=0, init=False)
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The sampled values meant for the model itself."""
+        return {k: v for k, v in self.config.items() if k not in self.regularizer_keys}
+
+    def regularize(self, target: T) -> T:
+        """Apply every regularizer, bound to this trial's config, to ``target``."""
+        for regularizer in self.regularizers:
+            target = regularizer.apply(target, self.config)
+        return target
+
+    def report(self, metrics: Mapping[str, Any]) -> None:
+        """Report one result to Ray Tune (and so to ASHA and the result store)."""
+        if self.metric not in metrics:
+            reported = ", ".join(sorted(metrics)) or "nothing"
+            raise MetricError(
+                f"objective.metric: the trainable never reports {self.metric!r} "
+                f"(it reported: {reported})"
+            )
+        self.reports += 1
+        self.reporter(dict(metrics))

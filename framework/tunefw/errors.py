@@ -1,0 +1,29 @@
+"""tunefw's exceptions: one root, so callers and the CLI catch user-facing errors in one place.
+
+Every message is meant to be shown as is, on one line, and to name the field, file or plugin
+at fault. The CLI maps a ``TunefwError`` to exit code 2.
+"""
+
+
+class TunefwError(Exception):
+    """Root of every error tunefw raises on purpose."""
+
+
+class RecipeError(TunefwError):
+    """The recipe file, a ``--set`` override or a CLI flag is invalid."""
+
+
+class SpaceError(RecipeError):
+    """The search space cannot be built or cannot be used by the chosen strategy."""
+
+
+class PluginError(TunefwError):
+    """A plugin is unknown, fails to load, or refuses its params or its target."""
+
+
+class StoreError(TunefwError):
+    """The result store cannot be written or read."""
+
+
+class MetricError(TunefwError):
+    """The trainable did not report the objective's metric."""

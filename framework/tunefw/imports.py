@@ -1,0 +1,28 @@
+"""Resolve ``module:attr`` (or ``module.attr``) import paths named in a recipe."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tunefw.errors import RecipeError
+
+
+def import_object(path: str, field: str) -> Any:
+    """Import the object at ``path``; ``field`` names the recipe field in the error message."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise RecipeError(f"{field}: {path!r} is not an import path like 'package.module:name'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise RecipeError(f"{field}: cannot import {module_name!r}: {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise RecipeError(f"{field}: {module_name!r} has no attribute {attr!r}") from None
+    return obj

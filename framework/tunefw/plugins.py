@@ -1,0 +1,114 @@
+"""Resolve a recipe's plugins from the registry and check them against each other.
+
+This is the second half of validation: the recipe's shape is checked by ``recipe.py``; here
+each plugin's params are checked by the plugin's own ``Params`` model, the regularizers'
+hyperparameters join the search space, and the trainable refuses what it cannot do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from tunefw import registry
+from tunefw.errors import PluginError, RecipeError
+from tunefw.protocols import (
+    Regularizer,
+    SearchPlan,
+    SearchSettings,
+    SearchStrategy,
+    TrainableAdapter,
+    ValidationStrategy,
+)
+from tunefw.recipe import Recipe
+from tunefw.space import ParamSpec
+from tunefw.validation_errors import error_lines
+
+
+@dataclass(frozen=True)
+class ResolvedPlugins:
+    """A recipe's plugins, built with their validated params."""
+
+    trainable: TrainableAdapter
+    search: SearchStrategy
+    validation: ValidationStrategy
+    regularizers: tuple[Regularizer, ...]
+    space: dict[str, ParamSpec]
+    """The recipe's space plus every regularizer's hyperparameters."""
+    regularizer_keys: frozenset[str]
+
+
+def build(
+    kind: registry.Kind, name: str, params: dict[str, Any], name_field: str, params_field: str
+) -> Any:
+    """Load plugin ``name`` and build it with ``params``, validated by its ``Params`` model.
+
+    ``name_field`` and ``params_field`` are the recipe paths named in error messages.
+    """
+    try:
+        plugin = registry.load(kind, name)
+    except PluginError as exc:
+        raise PluginError(f"{name_field}: {exc}") from None
+    try:
+        validated = plugin.Params.model_validate(params)
+    except ValidationError as exc:
+        raise PluginError("\n".join(error_lines(exc, prefix=params_field))) from None
+    return plugin(validated)
+
+
+def resolve(recipe: Recipe) -> ResolvedPlugins:
+    """Build every plugin the recipe names and merge the regularizers into the space."""
+    trainable = build(
+        "trainable", recipe.trainable.kind, recipe.trainable.params, "trainable.kind", "trainable"
+    )
+    search = build(
+        "search", recipe.search.strategy, recipe.search.params, "search.strategy", "search.params"
+    )
+    validation = build(
+        "validation",
+        recipe.validation.strategy,
+        recipe.validation.params,
+        "validation.strategy",
+        "validation",
+    )
+    space: dict[str, ParamSpec] = dict(recipe.search.space)
+    regularizers = []
+    keys: set[str] = set()
+    for i, section in enumerate(recipe.regularization):
+        field = f"regularization[{i}]"
+        regularizer = build("regularization", section.name, section.params, f"{field}.name", field)
+        for key, spec in regularizer.hyperparameters().items():
+            if key in space:
+                raise RecipeError(
+                    f"{field}: {section.name} adds parameter {key!r}, "
+                    "which the search space already has"
+                )
+            space[key] = spec
+            keys.add(key)
+        regularizers.append(regularizer)
+    return ResolvedPlugins(
+        trainable=trainable,
+        search=search,
+        validation=validation,
+        regularizers=tuple(regularizers),
+        space=space,
+        regularizer_keys=frozenset(keys),
+    )
+
+
+def search_settings(recipe: Recipe) -> SearchSettings:
+    return SearchSettings(
+        num_samples=recipe.search.num_samples,
+        max_concurrent=recipe.search.max_concurrent,
+        seed=recipe.search.seed,
+        metric=recipe.objective.metric,
+        mode=recipe.objective.mode,
+    )
+
+
+def check(recipe: Recipe, plugins: ResolvedPlugins) -> SearchPlan:
+    """Run every cross-plugin check and return the search plan the strategy makes."""
+    plugins.trainable.check(plugins.space, recipe.objective.metric, plugins.regularizers)
+    return plugins.search.plan(plugins.space, search_settings(recipe))

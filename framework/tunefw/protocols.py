@@ -1,0 +1,128 @@
+"""The plugin contract: one Protocol per plugin kind, and the small value types they exchange.
+
+A plugin is a class registered under an entry point. It declares ``Params``, a pydantic model
+with ``extra="forbid"`` that validates its part of the recipe, and is built as ``cls(params)``.
+Plugins never read global state: everything a trial needs reaches it through ``TrialContext``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
+
+import numpy as np
+from pydantic import BaseModel
+
+from tunefw.space import ParamSpec
+
+if TYPE_CHECKING:
+    from tunefw.context import TrialContext
+
+Mode = Literal["min", "max"]
+Target = TypeVar("Target")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Features, targets and optional groups, as loaded from the recipe's ``data`` section."""
+
+    X: Any
+    y: Any
+    groups: Any = None
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One train/validation split, as row indices into a ``Dataset``."""
+
+    train: np.ndarray
+    valid: np.ndarray
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The framework-level search settings every strategy honours."""
+
+    num_samples: int | None
+    max_concurrent: int | None
+    seed: int | None
+    metric: str
+    mode: Mode
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """What a strategy hands to Ray Tune: the param space, a search algorithm and the budget."""
+
+    param_space: dict[str, Any]
+    search_alg: Any
+    num_samples: int
+
+
+class Plugin(Protocol):
+    """What every plugin class provides: its params model and a constructor taking it."""
+
+    Params: ClassVar[type[BaseModel]]
+
+    def __init__(self, params: Any) -> None: ...
+
+
+class SearchStrategy(Plugin, Protocol):
+    """Decides which configurations to try (entry-point group ``tunefw.search``)."""
+
+    def plan(self, space: Mapping[str, ParamSpec], settings: SearchSettings) -> SearchPlan:
+        """Compile the space into a plan, or raise ``SpaceError`` for what it cannot express."""
+        ...
+
+
+class ValidationStrategy(Plugin, Protocol):
+    """Decides how a configuration is scored (entry-point group ``tunefw.validation``)."""
+
+    def n_splits(self, data: Dataset) -> int:
+        """How many splits, hence how many reports a CV trainable makes."""
+        ...
+
+    def splits(self, data: Dataset) -> Sequence[Split]:
+        """The train/validation splits, in the order they are evaluated."""
+        ...
+
+
+class Regularizer(Plugin, Protocol):
+    """Adds hyperparameters and applies them to a model (group ``tunefw.regularization``)."""
+
+    def hyperparameters(self) -> dict[str, ParamSpec]:
+        """The parameters this regularizer adds to the search space, by config key."""
+        ...
+
+    def check(self, target: object) -> None:
+        """Raise ``PluginError`` if the regularizer cannot be applied to ``target``."""
+        ...
+
+    def apply(self, target: Target, config: Mapping[str, Any]) -> Target:
+        """Apply this trial's values from ``config`` to ``target`` and return it."""
+        ...
+
+
+class TrainableAdapter(Plugin, Protocol):
+    """Runs one trial of some kind of model (entry-point group ``tunefw.trainable``)."""
+
+    def check(
+        self,
+        space: Mapping[str, ParamSpec],
+        metric: str,
+        regularizers: Sequence[Regularizer],
+    ) -> None:
+        """Refuse, before anything runs, what this trainable cannot do.
+
+        Raises ``RecipeError`` naming the field, e.g. a metric it never reports or a
+        parameter the model does not have.
+        """
+        ...
+
+    def run(self, ctx: TrialContext) -> None:
+        """Train and evaluate one configuration, reporting through ``ctx.report``."""
+        ...

@@ -1,0 +1,109 @@
+"""The recipe schema: pydantic models with unknown fields forbidden.
+
+Plugin sections (``trainable``, ``validation``, each ``regularization`` entry) carry their
+plugin's params inline, next to the key that names the plugin; those params are checked
+against the plugin's own ``Params`` model once the plugin is resolved (see ``plugins.py``).
+``search`` keeps its strategy's params under ``search.params`` because it also holds the
+framework-level budget fields.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+from tunefw.protocols import Mode
+from tunefw.space import SearchSpace
+
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _PluginSection(BaseModel):
+    """A section whose extra keys are the named plugin's params."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class TrainableSection(_PluginSection):
+    kind: str = Field(description="Trainable adapter, an entry point in tunefw.trainable.")
+
+
+class ValidationSection(_PluginSection):
+    strategy: str = Field("holdout", description="An entry point in tunefw.validation.")
+
+
+class RegularizerSection(_PluginSection):
+    name: str = Field(description="An entry point in tunefw.regularization.")
+
+
+class DataSection(_Section):
+    loader: str = Field(description="'module:function' returning (X, y) or a sklearn Bunch.")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Objective(_Section):
+    metric: str
+    mode: Mode
+
+
+class SearchSection(_Section):
+    strategy: str = Field("random", description="An entry point in tunefw.search.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    space: SearchSpace
+    num_samples: PositiveInt | None = Field(
+        None, description="Trials to sample; for grid, how often the grid is repeated."
+    )
+    max_concurrent: PositiveInt | None = None
+    seed: int | None = None
+
+    @field_validator("space")
+    @classmethod
+    def _names_are_identifiers(cls, space: dict[str, Any]) -> dict[str, Any]:
+        for name in space:
+            if not _PARAM_NAME.match(name):
+                raise ValueError(f"parameter name {name!r} must be a Python identifier")
+        return space
+
+
+class SchedulerSection(_Section):
+    type: Literal["asha", "none"] = "asha"
+    max_t: PositiveInt = 100
+    grace_period: PositiveInt = 1
+    reduction_factor: float = Field(3.0, gt=1)
+
+    @model_validator(mode="after")
+    def _grace_within_max_t(self) -> SchedulerSection:
+        if self.grace_period > self.max_t:
+            raise ValueError(f"grace_period ({self.grace_period}) must be <= max_t ({self.max_t})")
+        return self
+
+
+class Resources(_Section):
+    cpu: float = Field(1.0, gt=0)
+    gpu: float = Field(0.0, ge=0)
+
+
+class Recipe(_Section):
+    """A whole tuning experiment, as written in a recipe file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str | None = None
+    trainable: TrainableSection
+    data: DataSection | None = None
+    objective: Objective
+    search: SearchSection
+    validation: ValidationSection = ValidationSection()
+    regularization: list[RegularizerSection] = Field(default_factory=list)
+    scheduler: SchedulerSection = SchedulerSection()
+    resources: Resources = Resources()
+    storage: str = "./tunefw-results"

@@ -1,0 +1,1 @@
+"""The Parquet result store: tunefw's system of record for every reported result."""

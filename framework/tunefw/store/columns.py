@@ -1,0 +1,68 @@
+"""Reserved column names of the result store, and the Arrow schema they share.
+
+Every row is one reported result. Besides these, a row has ``config.<name>`` for each
+hyperparameter (typed from the search space) and ``metric.<name>`` for each reported metric.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+EXPERIMENT = "experiment"
+RUN_ID = "run_id"
+TRIAL_ID = "trial_id"
+ITERATION = "iteration"
+TIMESTAMP = "timestamp"
+TRIAL_TIME = "trial_time_s"
+NODE_IP = "node_ip"
+HOSTNAME = "hostname"
+STATUS = "status"
+ERROR = "error"
+
+CONFIG_PREFIX = "config."
+METRIC_PREFIX = "metric."
+
+RUNNING = "running"
+TERMINATED = "terminated"
+STOPPED_EARLY = "stopped_early"
+ERRORED = "errored"
+
+RESERVED_SCHEMA = pa.schema(
+    [
+        (EXPERIMENT, pa.string()),
+        (RUN_ID, pa.string()),
+        (TRIAL_ID, pa.string()),
+        (ITERATION, pa.int64()),
+        (TIMESTAMP, pa.timestamp("ms", tz="UTC")),
+        (TRIAL_TIME, pa.float64()),
+        (NODE_IP, pa.string()),
+        (HOSTNAME, pa.string()),
+        (STATUS, pa.string()),
+        (ERROR, pa.string()),
+    ]
+)
+
+#: Keys Ray Tune adds to every result; they map to reserved columns or are dropped.
+RAY_RESULT_KEYS = frozenset(
+    {
+        "checkpoint_dir_name",
+        "config",
+        "date",
+        "done",
+        "experiment_id",
+        "experiment_tag",
+        "hostname",
+        "iterations_since_restore",
+        "node_ip",
+        "pid",
+        "should_checkpoint",
+        "time_since_restore",
+        "time_this_iter_s",
+        "time_total_s",
+        "timestamp",
+        "training_iteration",
+        "trial_id",
+    }
+)

@@ -1,0 +1,188 @@
+"""A Ray Tune callback that writes every reported result to Parquet parts.
+
+Rows are buffered on the driver and written as a new part when ``flush_rows`` rows are
+waiting or ``flush_seconds`` have passed, and at the end. Each part is written whole or not at
+all, so a killed driver leaves only complete parts. A trial's latest row is held back until
+the trial reports again or ends, so that its last row carries the trial's final status.
+"""
+
+from __future__ import annotations
+
+import numbers
+import secrets
+import time
+from collections.abc import Container, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from tunefw.store import columns as col
+from tunefw.store.layout import RunLocation, write_atomic
+
+MAX_ERROR_CHARS = 20_000
+
+
+def metric_type(values: list[Any]) -> pa.DataType:
+    """Booleans stay booleans, any numbers become float64 (stable across parts), else text."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
+        return pa.bool_()
+    if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in present):
+        return pa.float64()
+    return pa.string()
+
+
+def flatten_metrics(result: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The user's metrics from a Ray result, nested keys joined with dots."""
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if not prefix and key in col.RAY_RESULT_KEYS:
+            continue
+        if isinstance(value, Mapping):
+            out.update(flatten_metrics(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def trial_error_text(trial: Trial) -> str:
+    """The error Ray Tune recorded for ``trial``: the traceback, as Ray wrote it."""
+    path = trial.error_file
+    if not path:
+        return "trial failed without an error file"
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as exc:
+        return f"error file {path} unreadable: {exc.strerror}"
+    return text[-MAX_ERROR_CHARS:]
+
+
+class ResultWriter(Callback):
+    """Writes one Parquet row per reported result of one run."""
+
+    def __init__(
+        self,
+        location: RunLocation,
+        config_types: Mapping[str, pa.DataType],
+        early_stopped: Container[str],
+        *,
+        flush_rows: int = 1000,
+        flush_seconds: float = 10.0,
+    ) -> None:
+        self.location = location
+        self.config_types = dict(config_types)
+        self.early_stopped = early_stopped
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self.rows_written = 0
+        self.parts_written = 0
+        self._buffer: list[dict[str, Any]] = []
+        self._latest: dict[str, dict[str, Any]] = {}
+        self._last_flush = time.monotonic()
+        self._token = secrets.token_hex(3)
+
+    def _row(self, trial: Trial, iteration: int, result: Mapping[str, Any]) -> dict[str, Any]:
+        config = trial.config
+        row: dict[str, Any] = {
+            col.EXPERIMENT: self.location.experiment,
+            col.RUN_ID: self.location.run_id,
+            col.TRIAL_ID: trial.trial_id,
+            col.ITERATION: iteration,
+            col.TIMESTAMP: datetime.now(timezone.utc),
+            col.TRIAL_TIME: result.get("time_total_s"),
+            col.NODE_IP: result.get("node_ip"),
+            col.HOSTNAME: result.get("hostname"),
+            col.STATUS: col.RUNNING,
+            col.ERROR: None,
+        }
+        for name in self.config_types:
+            row[col.CONFIG_PREFIX + name] = config.get(name)
+        for name, value in flatten_metrics(result).items():
+            row[col.METRIC_PREFIX + name] = value
+        return row
+
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
+    ) -> None:
+        row = self._row(trial, result.get("training_iteration", 0), result)
+        previous = self._latest.pop(trial.trial_id, None)
+        if previous is not None:
+            self._buffer.append(previous)
+        self._latest[trial.trial_id] = row
+        self._maybe_flush()
+
+    def _finish(self, trial: Trial, status: str, error: str | None) -> None:
+        row = self._latest.pop(trial.trial_id, None)
+        if row is None:  # ended before its first report
+            row = self._row(trial, 0, {})
+        row[col.STATUS] = status
+        row[col.ERROR] = error
+        self._buffer.append(row)
+        self._maybe_flush()
+
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        early = trial.trial_id in self.early_stopped
+        self._finish(trial, col.STOPPED_EARLY if early else col.TERMINATED, None)
+
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self._finish(trial, col.ERRORED, trial_error_text(trial))
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        self._maybe_flush()
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Write every buffered row; trials still running keep the status ``running``."""
+        self._buffer.extend(self._latest.values())
+        self._latest.clear()
+        self.flush()
+
+    def _maybe_flush(self) -> None:
+        due = time.monotonic() - self._last_flush >= self.flush_seconds
+        if len(self._buffer) >= self.flush_rows or (due and self._buffer):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered rows as one new part."""
+        self._last_flush = time.monotonic()
+        if not self._buffer:
+            return
+        table = self._table(self._buffer)
+        name = f"part-{self.parts_written:06d}-{self._token}.parquet"
+        path = f"{self.location.results_dir}/{name}"
+        write_atomic(self.location.storage, path, lambda out: pq.write_table(table, out))
+        self.rows_written += table.num_rows
+        self.parts_written += 1
+        self._buffer = []
+
+    def _table(self, rows: list[dict[str, Any]]) -> pa.Table:
+        fields = list(col.RESERVED_SCHEMA)
+        fields += [pa.field(col.CONFIG_PREFIX + n, t) for n, t in self.config_types.items()]
+        metric_names = sorted({k for row in rows for k in row if k.startswith(col.METRIC_PREFIX)})
+        for name in metric_names:
+            values = [row.get(name) for row in rows]
+            fields.append(pa.field(name, metric_type(values)))
+        schema = pa.schema(fields, metadata={"tunefw.schema_version": col.SCHEMA_VERSION})
+        return pa.Table.from_pylist([_coerce(row, schema) for row in rows], schema=schema)
+
+
+def _coerce(row: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
+    """Values that do not fit their column's type are stored as text."""
+    out = dict(row)
+    for field in schema:
+        value = out.get(field.name)
+        if value is not None and pa.types.is_string(field.type) and not isinstance(value, str):
+            out[field.name] = str(value)
+    return out

@@ -1,0 +1,33 @@
+"""``random``: sample every parameter independently, seeded (Ray Tune's BasicVariantGenerator).
+
+``grid`` parameters in the space are crossed with the samples, as in Ray Tune.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict
+from ray.tune.search.basic_variant import BasicVariantGenerator
+
+from tunefw.protocols import SearchPlan, SearchSettings
+from tunefw.space import ParamSpec, tune_param_space
+
+DEFAULT_SAMPLES = 10
+
+
+class RandomSearch:
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def plan(self, space: Mapping[str, ParamSpec], settings: SearchSettings) -> SearchPlan:
+        return SearchPlan(
+            param_space=tune_param_space(dict(space)),
+            search_alg=BasicVariantGenerator(
+                random_state=settings.seed, max_concurrent=settings.max_concurrent or 0
+            ),
+            num_samples=settings.num_samples or DEFAULT_SAMPLES,
+        )

@@ -1,0 +1,54 @@
+"""``function``: a user's ``module:function(config, ctx)``.
+
+The function trains and calls ``ctx.report({...})`` once per step; or it returns a mapping
+of metrics, reported once as its final result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tunefw.context import TrialContext
+from tunefw.errors import RecipeError
+from tunefw.imports import import_object
+from tunefw.protocols import Regularizer
+from tunefw.space import ParamSpec
+
+
+class FunctionTrainable:
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        function: str = Field(description="Import path 'module:function', called (config, ctx).")
+        metrics: list[str] | None = Field(
+            None, description="The metrics it reports, so a wrong objective fails before running."
+        )
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def check(
+        self, space: Mapping[str, ParamSpec], metric: str, regularizers: Sequence[Regularizer]
+    ) -> None:
+        if not callable(import_object(self.params.function, "trainable.function")):
+            raise RecipeError(f"trainable.function: {self.params.function!r} is not callable")
+        declared = self.params.metrics
+        if declared is not None and metric not in declared:
+            raise RecipeError(
+                f"objective.metric: the trainable never reports {metric!r} "
+                f"(trainable.metrics: {', '.join(declared)})"
+            )
+
+    def run(self, ctx: TrialContext) -> None:
+        fn = import_object(self.params.function, "trainable.function")
+        out: Any = fn(dict(ctx.config), ctx)
+        if isinstance(out, Mapping):
+            ctx.report(out)
+        elif ctx.reports == 0:
+            raise RecipeError(
+                f"trainable.function: {self.params.function} reported nothing: call "
+                "ctx.report({...}) or return a mapping of metrics"
+            )

@@ -1,0 +1,112 @@
+"""``sklearn``: any scikit-learn estimator by import path, scored by a scikit-learn scorer.
+
+Each split from the validation strategy is one report: the metric is the running mean over
+the folds so far (so ASHA can stop after the first folds), with the fold's own score beside it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.base import clone
+from sklearn.metrics import get_scorer, get_scorer_names
+
+from tunefw.context import TrialContext
+from tunefw.errors import RecipeError
+from tunefw.imports import import_object
+from tunefw.protocols import Regularizer
+from tunefw.space import ParamSpec
+
+
+class SklearnTrainable:
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        estimator: str = Field(description="Import path, e.g. sklearn.svm.SVC.")
+        params: dict[str, Any] = Field(
+            default_factory=dict, description="Fixed constructor arguments."
+        )
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def _estimator(self) -> Any:
+        cls = import_object(self.params.estimator, "trainable.estimator")
+        if not (callable(cls) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
+            raise RecipeError(
+                f"trainable.estimator: {self.params.estimator!r} is not a scikit-learn estimator"
+            )
+        try:
+            return cls(**self.params.params)
+        except TypeError as exc:
+            raise RecipeError(f"trainable.params: {exc}") from None
+
+    def check(
+        self, space: Mapping[str, ParamSpec], metric: str, regularizers: Sequence[Regularizer]
+    ) -> None:
+        if metric not in get_scorer_names():
+            examples = "accuracy, balanced_accuracy, f1_macro, roc_auc, r2, neg_mean_squared_error"
+            raise RecipeError(
+                f"objective.metric: the sklearn trainable never reports {metric!r}; "
+                f"it reports scikit-learn scorer names, e.g. {examples}"
+            )
+        estimator = self._estimator()
+        own = set(estimator.get_params(deep=True))
+        reg_keys = {k for r in regularizers for k in r.hyperparameters()}
+        name = type(estimator).__name__
+        for key in space:
+            if key not in reg_keys and key not in own:
+                raise RecipeError(f"search.space.{key}: {name} has no parameter {key!r}")
+        for i, regularizer in enumerate(regularizers):
+            regularizer.check(estimator)
+            before = estimator.get_params(deep=False)
+            sample = {k: s.grid_values(2)[0] for k, s in regularizer.hyperparameters().items()}
+            after = regularizer.apply(clone(estimator), sample).get_params(deep=False)
+            for param in sorted(k for k in after if not _same(after[k], before[k])):
+                if param in space:
+                    raise RecipeError(
+                        f"regularization[{i}]: sets {name}'s {param!r}, "
+                        f"which search.space.{param} also sets"
+                    )
+
+    def run(self, ctx: TrialContext) -> None:
+        if ctx.data is None:
+            raise RecipeError("data: the sklearn trainable needs a data section with a loader")
+        base = self._estimator()
+        hyper = ctx.hyperparameters
+        if "random_state" in base.get_params() and "random_state" not in hyper:
+            hyper["random_state"] = ctx.seed
+        scorer = get_scorer(ctx.metric)
+        X, y = ctx.data.X, ctx.data.y
+        scores: list[float] = []
+        for fold, split in enumerate(ctx.splits, start=1):
+            model = ctx.regularize(clone(base).set_params(**hyper))
+            started = time.perf_counter()
+            model.fit(_rows(X, split.train), _rows(y, split.train))
+            fit_time = time.perf_counter() - started
+            scores.append(float(scorer(model, _rows(X, split.valid), _rows(y, split.valid))))
+            ctx.report(
+                {
+                    ctx.metric: float(np.mean(scores)),
+                    f"{ctx.metric}_fold": scores[-1],
+                    f"{ctx.metric}_std": float(np.std(scores)),
+                    "fold": fold,
+                    "fit_time": fit_time,
+                }
+            )
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays and other values without a single truth value
+        return a is b
+
+
+def _rows(a: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of an array or a DataFrame."""
+    return a.iloc[idx] if hasattr(a, "iloc") else a[idx]

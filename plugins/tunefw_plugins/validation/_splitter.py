@@ -1,0 +1,29 @@
+"""Shared plumbing: a validation strategy is a scikit-learn splitter plus its params."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tunefw.protocols import Dataset, Split
+
+
+class SplitterStrategy:
+    """Base for strategies backed by a scikit-learn cross-validator."""
+
+    stratified = False
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    def splitter(self) -> Any:
+        raise NotImplementedError
+
+    def n_splits(self, data: Dataset) -> int:
+        return int(self.splitter().get_n_splits(data.X, data.y, data.groups))
+
+    def splits(self, data: Dataset) -> Sequence[Split]:
+        return [
+            Split(train=train, valid=valid)
+            for train, valid in self.splitter().split(data.X, data.y, data.groups)
+        ]

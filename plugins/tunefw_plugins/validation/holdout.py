@@ -1,0 +1,23 @@
+"""``holdout``: one train/validation split, optionally stratified by the target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+from tunefw_plugins.validation._splitter import SplitterStrategy
+
+
+class Holdout(SplitterStrategy):
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out.")
+        stratify: bool = False
+        seed: int = 0
+
+    def splitter(self) -> Any:
+        cls = StratifiedShuffleSplit if self.params.stratify else ShuffleSplit
+        return cls(n_splits=1, test_size=self.params.fraction, random_state=self.params.seed)
