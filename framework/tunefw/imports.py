@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from tunefw.errors import RecipeError
@@ -26,3 +29,13 @@ def import_object(path: str, field: str) -> Any:
         except AttributeError:
             raise RecipeError(f"{field}: {module_name!r} has no attribute {attr!r}") from None
     return obj
+
+
+def recipe_import_paths(recipe_path: Path) -> list[str]:
+    """Where a recipe's own modules are imported from: its directory, then the working one."""
+    return [str(recipe_path.resolve().parent), str(Path.cwd())]
+
+
+def extend_sys_path(paths: Iterable[str]) -> None:
+    """Make ``paths`` importable in this process (each added once, after what is there)."""
+    sys.path.extend(p for p in paths if p not in sys.path)

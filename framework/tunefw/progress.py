@@ -26,7 +26,9 @@ class ProgressLine(Callback):
         early_stopped: Container[str],
         console: Console | None = None,
         interval: float = 10.0,
+        title: str = "",
     ) -> None:
+        self.title = title
         self.total = total
         self.metric = metric
         self.mode = mode
@@ -66,6 +68,8 @@ class ProgressLine(Callback):
         **info: Any,
     ) -> None:
         self.total = total_num_samples or self.total
+        if self.title:
+            self.console.print(self.title, highlight=False, soft_wrap=True)
         if self.console.is_terminal:
             self._live = Live(Text(self.line()), console=self.console, refresh_per_second=4)
             self._live.start()

@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -113,14 +112,13 @@ def run_experiment(
     *,
     address: str | None = None,
     callbacks: Sequence[tune.Callback] = (),
-    recipe_dir: Path | None = None,
+    import_paths: Sequence[str] = (),
     stopped_early: set[str] | None = None,
 ) -> RunSummary:
     """Run ``recipe`` to completion; every reported result lands in ``location``."""
     prepare(location)
     started = time.time()
     write_manifest(location, recipe, plugins, started=started, status="running")
-    import_paths = [str(p) for p in (recipe_dir, Path.cwd()) if p is not None]
     compiled = compile_experiment(
         recipe,
         plugins,

@@ -7,7 +7,6 @@ with its dotted path, and know how to become a Ray Tune domain, a grid, or an Ar
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
@@ -241,8 +240,3 @@ def arrow_type_of(values: list[Any]) -> pa.DataType:
 def tune_param_space(space: dict[str, ParamSpec]) -> dict[str, Any]:
     """The space as Ray Tune's ``param_space``."""
     return {name: spec.domain() for name, spec in space.items()}
-
-
-def grid_size(space: dict[str, ParamSpec], points: int | None) -> int:
-    """How many configurations a full grid over ``space`` holds."""
-    return math.prod(len(spec.grid_values(points)) for spec in space.values())

@@ -8,7 +8,6 @@ each actor pays for it once, not once per trial.
 from __future__ import annotations
 
 import json
-import sys
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from ray import tune
 
 from tunefw.context import TrialContext
 from tunefw.data import load_data
+from tunefw.imports import extend_sys_path
 from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.protocols import Dataset, Split
 from tunefw.recipe import Recipe
@@ -63,7 +63,7 @@ def make_trial(
     paths = tuple(import_paths)
 
     def tunefw_trial(config: dict[str, Any]) -> None:
-        sys.path.extend(p for p in paths if p not in sys.path)
+        extend_sys_path(paths)
         prepared = _prepare(recipe_json)
         ctx = TrialContext(
             config=config,

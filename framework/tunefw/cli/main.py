@@ -9,7 +9,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -34,7 +33,7 @@ USAGE_EXIT = 2
 
 
 def _fail(console: Console, message: str, code: int) -> int:
-    for line in message.splitlines() or [message]:
+    for line in message.strip().splitlines() or [message]:
         console.print(Text.assemble(("error: ", "bold red"), line), soft_wrap=True)
     return code
 
@@ -47,14 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         command.main(args, prog_name="tunefw", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
+    except typer.Abort:
+        code = 130
+    except typer.TyperException as exc:  # usage errors: unknown flag, missing argument...
         if debug:
             raise
         code = _fail(console, exc.format_message(), exc.exit_code)
-    except click.exceptions.Abort:
-        code = 130
     except KeyboardInterrupt:
         code = _fail(console, "interrupted; results written so far are kept", 130)
     except TunefwError as exc:

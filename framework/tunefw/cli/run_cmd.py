@@ -11,6 +11,7 @@ from rich.console import Console
 from tunefw import plugins as plugin_resolution
 from tunefw.cli.options import SetOption
 from tunefw.compile import compile_experiment, total_trials
+from tunefw.imports import extend_sys_path, recipe_import_paths
 from tunefw.plugins import ResolvedPlugins
 from tunefw.progress import ProgressLine
 from tunefw.protocols import SearchPlan
@@ -24,6 +25,7 @@ RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.")]
 
 def _load(path: Path, overrides: list[str]) -> tuple[Recipe, ResolvedPlugins, SearchPlan]:
     recipe = load_recipe(path, overrides)
+    extend_sys_path(recipe_import_paths(path))
     plugins = plugin_resolution.resolve(recipe)
     return recipe, plugins, plugin_resolution.check(recipe, plugins)
 
@@ -60,9 +62,13 @@ def run(
     console = Console(stderr=True)
     stopped_early: set[str] = set()
     progress = ProgressLine(
-        total_trials(plan), loaded.objective.metric, loaded.objective.mode, stopped_early, console
+        total_trials(plan),
+        loaded.objective.metric,
+        loaded.objective.mode,
+        stopped_early,
+        console,
+        title=f"running {loaded.name} (run {location.run_id})",
     )
-    console.print(f"running {loaded.name} (run {location.run_id})", highlight=False)
     summary = run_experiment(
         loaded,
         plugins,
@@ -70,7 +76,7 @@ def run(
         location,
         address=address,
         callbacks=[progress],
-        recipe_dir=recipe.resolve().parent,
+        import_paths=recipe_import_paths(recipe),
         stopped_early=stopped_early,
     )
     print_summary(Console(), summary, loaded)

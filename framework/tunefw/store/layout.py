@@ -10,6 +10,7 @@ Each ``tunefw run`` is a new run of its experiment; readers default to the lates
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -150,5 +151,12 @@ def prepare(location: RunLocation) -> None:
         write_atomic(location.storage, probe, lambda out: out.write(b"ok"))
         location.storage.fs.delete_file(probe)
     except OSError as exc:
-        reason = exc.strerror or str(exc).splitlines()[0]
-        raise StoreError(f"storage: cannot write to {location.run_dir}: {reason}") from None
+        raise StoreError(f"storage: cannot write to {location.run_dir}: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    """The OS's reason, without pyarrow's restatement of the path."""
+    if exc.strerror:
+        return exc.strerror
+    detail = re.search(r"\[errno \d+\] (.+)", str(exc))
+    return detail.group(1) if detail else str(exc).splitlines()[0]

@@ -9,6 +9,7 @@ the trial reports again or ends, so that its last row carries the trial's final 
 from __future__ import annotations
 
 import numbers
+import re
 import secrets
 import time
 from collections.abc import Container, Mapping
@@ -25,6 +26,7 @@ from tunefw.store import columns as col
 from tunefw.store.layout import RunLocation, write_atomic
 
 MAX_ERROR_CHARS = 20_000
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def metric_type(values: list[Any]) -> pa.DataType:
@@ -60,7 +62,7 @@ def trial_error_text(trial: Trial) -> str:
             text = f.read()
     except OSError as exc:
         return f"error file {path} unreadable: {exc.strerror}"
-    return text[-MAX_ERROR_CHARS:]
+    return _ANSI.sub("", text)[-MAX_ERROR_CHARS:]
 
 
 class ResultWriter(Callback):

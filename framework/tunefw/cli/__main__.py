@@ -1,0 +1,5 @@
+"""``python -m tunefw.cli``, the same as the ``tunefw`` command."""
+
+from tunefw.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Helpers for testing tunefw plugins, built-in or third-party."""

@@ -1,0 +1,91 @@
+"""The contract every plugin of a kind must honour, as plain assertions.
+
+tunefw's own tests run each built-in plugin through these; a plugin package can call the same
+functions from its tests (as Optuna's samplers share ``optuna.testing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from tunefw.context import TrialContext
+from tunefw.errors import PluginError
+from tunefw.protocols import Dataset, SearchSettings
+from tunefw.space import ParamSpec
+
+
+def build(cls: Any, params: Mapping[str, Any]) -> Any:
+    """Check the plugin's params model, then build the plugin with ``params``."""
+    assert isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel)
+    try:
+        cls.Params.model_validate({**params, "__no_such_param__": 1})
+    except ValidationError:
+        pass
+    else:
+        raise AssertionError(f"{cls.__name__}.Params accepts unknown fields; use extra='forbid'")
+    return cls(cls.Params.model_validate(dict(params)))
+
+
+def check_search_strategy(
+    cls: Any, params: Mapping[str, Any], space: Mapping[str, ParamSpec]
+) -> None:
+    strategy = build(cls, params)
+    settings = SearchSettings(num_samples=3, max_concurrent=2, seed=0, metric="m", mode="max")
+    plan = strategy.plan(space, settings)
+    assert set(plan.param_space) == set(space), "the plan must cover exactly the space"
+    assert plan.num_samples >= 1
+
+
+def check_validation_strategy(cls: Any, params: Mapping[str, Any], data: Dataset) -> None:
+    strategy = build(cls, params)
+    splits = list(strategy.splits(data))
+    assert len(splits) == strategy.n_splits(data) >= 1
+    for split in splits:
+        assert len(split.train) and len(split.valid), "no split may be empty"
+        assert not np.intersect1d(split.train, split.valid).size, "train and valid overlap"
+        assert max(split.train.max(), split.valid.max()) < len(data)
+    again = list(strategy.splits(data))
+    assert all(np.array_equal(a.valid, b.valid) for a, b in zip(splits, again, strict=True)), (
+        "splits must be deterministic for fixed params"
+    )
+
+
+def check_regularizer(
+    cls: Any,
+    params: Mapping[str, Any],
+    make_target: Callable[[], Any],
+    unsupported: object,
+) -> None:
+    regularizer = build(cls, params)
+    hyper = regularizer.hyperparameters()
+    assert hyper, "a regularizer adds at least one hyperparameter"
+    regularizer.check(make_target())
+    low, high = (
+        regularizer.apply(make_target(), {k: s.grid_values(2)[end] for k, s in hyper.items()})
+        for end in (0, -1)
+    )
+    assert low.get_params() != high.get_params(), "apply must set the config's values"
+    try:
+        regularizer.check(unsupported)
+    except PluginError:
+        return
+    raise AssertionError("check must refuse a target it cannot regularize")
+
+
+def check_trainable(
+    cls: Any,
+    params: Mapping[str, Any],
+    make_context: Callable[[Callable[[dict[str, Any]], None]], TrialContext],
+) -> list[dict[str, Any]]:
+    """Run one trial; it must report the objective's metric at least once."""
+    trainable = build(cls, params)
+    reports: list[dict[str, Any]] = []
+    ctx = make_context(reports.append)
+    trainable.run(ctx)
+    assert reports, "a trial must report at least once"
+    assert all(ctx.metric in r for r in reports)
+    return reports

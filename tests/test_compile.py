@@ -1,0 +1,83 @@
+"""The compiler is pure: it builds Ray Tune's inputs without starting Ray."""
+
+from __future__ import annotations
+
+import ray
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+from ray.tune.search.basic_variant import BasicVariantGenerator
+
+from tunefw import plugins
+from tunefw.compile import RAY_DIR, compile_experiment, total_trials
+from tunefw.recipe_file import load_recipe
+from tunefw.store.layout import Storage, new_run
+from tunefw.store.writer import ResultWriter
+
+from .conftest import REPO
+
+QUICKSTART = REPO / "recipes" / "quickstart.yaml"
+
+
+def compiled(tmp_path, *overrides):
+    recipe = load_recipe(QUICKSTART, [f"storage={tmp_path}", *overrides])
+    resolved = plugins.resolve(recipe)
+    plan = plugins.check(recipe, resolved)
+    location = new_run(Storage.open(recipe.storage), recipe.name)
+    return compile_experiment(recipe, resolved, plan, location), location, plan
+
+
+def test_quickstart_compiles_to_asha_with_reused_actors(tmp_path):
+    exp, location, plan = compiled(tmp_path)
+    tc = exp.tune_config
+    assert (tc.metric, tc.mode, tc.num_samples) == ("accuracy", "max", 24)
+    assert tc.reuse_actors is True
+    assert isinstance(tc.search_alg, BasicVariantGenerator)
+    assert isinstance(tc.scheduler, AsyncHyperBandScheduler)
+    assert tc.scheduler._max_t == 5
+    assert tc.scheduler._reduction_factor == 3
+    assert set(exp.param_space) == {"C", "gamma", "kernel"}
+    assert exp.param_space["kernel"] == "rbf"
+    assert total_trials(plan) == 24
+    rc = exp.run_config
+    assert rc.name == RAY_DIR
+    assert rc.storage_path == f"{tmp_path}/quickstart/{location.run_id}"
+    assert any(isinstance(cb, ResultWriter) for cb in rc.callbacks)
+    assert rc.stop is exp.guard
+    assert rc.verbose == 0
+    assert not ray.is_initialized()
+    assert not (tmp_path / "quickstart").exists(), "compiling writes nothing"
+
+
+def test_resources_become_trial_resources(tmp_path):
+    exp, _, _ = compiled(tmp_path, "resources.cpu=0.5", "resources.gpu=0.25")
+    request = exp.trainable._resources.required_resources
+    assert request["CPU"] == 0.5
+    assert request["GPU"] == 0.25
+
+
+def test_scheduler_can_be_turned_off(tmp_path):
+    exp, _, _ = compiled(tmp_path, "scheduler.type=none")
+    assert type(exp.tune_config.scheduler) is FIFOScheduler
+
+
+def test_grid_search_enumerates_the_grid(tmp_path):
+    exp, _, plan = compiled(
+        tmp_path,
+        "search.strategy=grid",
+        "search.params.points=3",
+        "search.num_samples=2",
+        "search.space.kernel={choice: [rbf, poly]}",
+    )
+    assert exp.param_space["C"]["grid_search"][0] == 1e-2
+    assert exp.param_space["kernel"] == {"grid_search": ["rbf", "poly"]}
+    assert total_trials(plan) == 3 * 3 * 2 * 2
+
+
+def test_max_concurrent_reaches_the_search_algorithm(tmp_path):
+    exp, _, _ = compiled(tmp_path, "search.max_concurrent=3")
+    assert exp.tune_config.search_alg.max_concurrent == 3
+
+
+def test_the_trial_function_pickles(tmp_path):
+    exp, _, _ = compiled(tmp_path)
+    restored = ray.cloudpickle.loads(ray.cloudpickle.dumps(exp.trainable))
+    assert callable(restored)

@@ -1,0 +1,256 @@
+"""End to end on the session's real Ray: recipe in, Parquet out, read back by the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import yaml
+from ray import tune
+
+from tunefw import plugins
+from tunefw.cli.main import main
+from tunefw.imports import extend_sys_path, recipe_import_paths
+from tunefw.recipe_file import load_recipe
+from tunefw.runner import run_experiment
+from tunefw.store import columns as col
+from tunefw.store.layout import Storage, latest_run, new_run, read_json
+from tunefw.store.reader import final_rows, read_results
+
+from .conftest import DATA, REPO
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def results_of(storage: Path, name: str) -> pa.Table:
+    return read_results(latest_run(Storage.open(str(storage)), name))
+
+
+def function_recipe(tmp_path: Path, body: str) -> Path:
+    """A recipe for the ``function`` trainable, with the toy module beside it."""
+    shutil.copy(DATA / "toy_trainables.py", tmp_path)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(textwrap.dedent(body) + f"storage: {tmp_path / 'results'}\n")
+    return path
+
+
+def test_quickstart(tmp_path, capsys):
+    storage = tmp_path / "results"
+    assert main(["run", str(REPO / "recipes" / "quickstart.yaml"), "--storage", str(storage)]) == 0
+    out = capsys.readouterr().out
+    best = float(re.search(r"best accuracy (\d\.\d+)", out).group(1))
+    assert best >= 0.97
+
+    table = results_of(storage, "quickstart")
+    finals = final_rows(table).to_pylist()
+    assert len(finals) == 24
+    statuses = {r[col.STATUS] for r in finals}
+    assert statuses <= {col.TERMINATED, col.STOPPED_EARLY}
+    assert col.STOPPED_EARLY in statuses, "ASHA stops weak configs after their first folds"
+    for row in finals:
+        folds = row[col.ITERATION]
+        assert (folds == 5) == (row[col.STATUS] == col.TERMINATED)
+    per_trial: dict[str, list[int]] = {}
+    for row in table.select([col.TRIAL_ID, col.ITERATION]).to_pylist():
+        per_trial.setdefault(row[col.TRIAL_ID], []).append(row[col.ITERATION])
+    for iterations in per_trial.values():
+        assert sorted(iterations) == list(range(1, len(iterations) + 1)), "every report, once"
+    assert table.schema.field("config.C").type == pa.float64()
+    assert table.schema.field("config.kernel").type == pa.string()
+    assert table.schema.field("metric.accuracy").type == pa.float64()
+
+    ray_dir = next((storage / "quickstart").iterdir()) / "ray"
+    written = {p.name for p in ray_dir.rglob("*") if p.is_file()}
+    assert not written & {"result.json", "progress.csv", "params.json"}, "Parquet is the record"
+
+    assert main(["results", "quickstart", "--storage", str(storage), "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) == 24
+    assert listed[0]["metric.accuracy"] == pytest.approx(best, abs=1e-4)
+
+    export = tmp_path / "best.yaml"
+    args = ["best", "quickstart", "--storage", str(storage), "--export", str(export)]
+    assert main(args) == 0
+    exported = yaml.safe_load(export.read_text())
+    assert exported["objective"]["value"] == pytest.approx(best, abs=1e-4)
+    assert set(exported["config"]) == {"C", "gamma", "kernel"}
+
+
+def test_every_reported_result_is_one_row(tmp_path):
+    """Counted by a second callback on the same run: Parquet holds exactly what was reported."""
+
+    class Count(tune.Callback):
+        reported = 0
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            Count.reported += 1
+
+    path = function_recipe(
+        tmp_path,
+        """
+        name: count
+        trainable: {kind: function, function: "toy_trainables:quadratic"}
+        objective: {metric: loss, mode: min}
+        search: {num_samples: 5, seed: 3, space: {x: {uniform: [0, 1]}}}
+        scheduler: {type: none}
+        """,
+    )
+    recipe = load_recipe(path)
+    extend_sys_path(recipe_import_paths(path))
+    resolved = plugins.resolve(recipe)
+    plan = plugins.check(recipe, resolved)
+    location = new_run(Storage.open(recipe.storage), recipe.name)
+    summary = run_experiment(
+        recipe,
+        resolved,
+        plan,
+        location,
+        callbacks=[Count()],
+        import_paths=recipe_import_paths(path),
+    )
+    table = read_results(location)
+    assert Count.reported == table.num_rows == 15 == summary.rows
+    assert summary.trials == 5 and summary.errored == 0 and summary.stopped_early == 0
+    best = min(final_rows(table).to_pylist(), key=lambda r: r["metric.loss"])
+    assert summary.best is not None and summary.best.config["x"] == best["config.x"]
+    manifest = read_json(location.storage, location.manifest_path)
+    assert manifest["status"] == "completed"
+    assert manifest["recipe"]["search"]["space"]["x"] == {"uniform": [0.0, 1.0]}
+    assert manifest["versions"]["plugins"]["trainable:function"].startswith("tunefw ")
+
+
+def test_a_raising_trainable_errors_its_trial_and_the_run_goes_on(tmp_path, capsys):
+    path = function_recipe(
+        tmp_path,
+        """
+        name: flaky
+        trainable: {kind: function, function: "toy_trainables:fails_above", metrics: [loss]}
+        objective: {metric: loss, mode: min}
+        search: {num_samples: 8, seed: 0, space: {x: {uniform: [0, 1]}}}
+        scheduler: {type: none}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    table = results_of(tmp_path / "results", "flaky")
+    finals = final_rows(table).to_pylist()
+    errored = [r for r in finals if r[col.STATUS] == col.ERRORED]
+    fine = [r for r in finals if r[col.STATUS] == col.TERMINATED]
+    assert len(errored) + len(fine) == 8
+    assert errored and fine
+    for row in errored:
+        assert row["config.x"] > 0.5
+        assert "RuntimeError: diverged at x=" in row[col.ERROR]
+        assert "in fails_above" in row[col.ERROR], "the traceback is stored"
+        assert "\x1b[" not in row[col.ERROR]
+        assert row[col.ITERATION] == 1, "the report before the crash is kept"
+    assert f"{len(errored)} errored" in out
+
+
+def test_a_metric_never_reported_stops_the_run_with_one_line(tmp_path, capsys):
+    path = function_recipe(
+        tmp_path,
+        """
+        name: wrong-metric
+        trainable: {kind: function, function: "toy_trainables:reports_wrong_metric"}
+        objective: {metric: loss, mode: min}
+        search: {num_samples: 20, max_concurrent: 1, space: {x: {uniform: [0, 1]}}}
+        """,
+    )
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "error: objective.metric: the trainable never reports 'loss' (it reported: acc)"
+    )
+    location = latest_run(Storage.open(str(tmp_path / "results")), "wrong-metric")
+    assert read_json(location.storage, location.manifest_path)["status"] == "failed"
+    finals = final_rows(read_results(location)).to_pylist()
+    assert 1 <= len(finals) < 20, "the run stops instead of failing every trial"
+    assert all(r[col.STATUS] == col.ERRORED for r in finals)
+
+
+def test_grid_search_with_a_function_returning_metrics(tmp_path, capsys):
+    path = function_recipe(
+        tmp_path,
+        """
+        name: grid
+        trainable: {kind: function, function: "toy_trainables:returns_metrics"}
+        objective: {metric: score, mode: max}
+        search:
+          strategy: grid
+          space: {a: {grid: [1, 2]}, b: {choice: [0.1, 0.2]}}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    finals = final_rows(results_of(tmp_path / "results", "grid")).to_pylist()
+    combos = sorted((r["config.a"], r["config.b"]) for r in finals)
+    assert combos == [(1, 0.1), (1, 0.2), (2, 0.1), (2, 0.2)]
+    assert main(["best", "grid", "--storage", str(tmp_path / "results")]) == 0
+    assert "best score 20.2000" in capsys.readouterr().out
+
+
+def test_sklearn_with_l2_and_holdout(tmp_path, capsys):
+    path = tmp_path / "ridge.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            name: ridge
+            trainable: {{kind: sklearn, estimator: sklearn.linear_model.Ridge}}
+            data: {{loader: "sklearn.datasets:load_diabetes"}}
+            objective: {{metric: r2, mode: max}}
+            search: {{num_samples: 4, seed: 1, space: {{fit_intercept: true}}}}
+            validation: {{strategy: holdout, fraction: 0.3}}
+            regularization: [{{name: l2, range: [1.0e-3, 100.0]}}]
+            storage: {tmp_path / "results"}
+            """
+        )
+    )
+    assert main(["run", str(path)]) == 0
+    capsys.readouterr()
+    finals = final_rows(results_of(tmp_path / "results", "ridge")).to_pylist()
+    assert len(finals) == 4
+    scores = {round(r["metric.r2"], 6) for r in finals}
+    assert len(scores) == 4, "each trial's l2 coefficient reached the estimator"
+    assert all(1e-3 <= r["config.l2"] <= 100 for r in finals)
+    assert (
+        main(["results", "ridge", "--storage", str(tmp_path / "results"), "--format", "csv"]) == 0
+    )
+    header = capsys.readouterr().out.splitlines()[0]
+    assert '"config.l2"' in header and '"metric.r2"' in header
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def test_embedded_ray_listens_on_loopback_only():
+    ours = _descendants(os.getpid())
+    listing = subprocess.run(["ss", "-ltnuH", "-p"], capture_output=True, text=True, check=True)
+    addresses: list[Any] = []
+    for line in listing.stdout.splitlines():
+        pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if pids & ours:
+            addresses.append(line.split()[4].rsplit(":", 1)[0])
+    assert addresses, "Ray's processes listen somewhere"
+    assert set(addresses) <= {"127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"}
