@@ -254,3 +254,28 @@ def test_embedded_ray_listens_on_loopback_only():
             addresses.append(line.split()[4].rsplit(":", 1)[0])
     assert addresses, "Ray's processes listen somewhere"
     assert set(addresses) <= {"127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"}
+
+
+def test_address_connects_to_a_running_cluster(tmp_path):
+    """``--address`` joins an existing Ray (here the session's own) instead of embedding one."""
+    import ray
+
+    path = function_recipe(
+        tmp_path,
+        """
+        name: remote
+        trainable: {kind: function, function: "toy_trainables:quadratic"}
+        objective: {metric: loss, mode: min}
+        search: {num_samples: 2, space: {x: {uniform: [0, 1]}}}
+        """,
+    )
+    address = ray.get_runtime_context().gcs_address
+    done = subprocess.run(
+        ["tunefw", "run", str(path), "--address", address],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 trials" in done.stdout
+    assert final_rows(results_of(tmp_path / "results", "remote")).num_rows == 2
