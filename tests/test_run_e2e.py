@@ -279,3 +279,44 @@ def test_address_connects_to_a_running_cluster(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "2 trials" in done.stdout
     assert final_rows(results_of(tmp_path / "results", "remote")).num_rows == 2
+
+
+def test_an_interrupted_run_keeps_whole_parts_and_says_so(tmp_path):
+    """SIGINT to the driver: Ray Tune stops the trials, every row so far is written."""
+    import signal
+    import time
+
+    import ray
+
+    path = function_recipe(
+        tmp_path,
+        """
+        name: stopped
+        trainable: {kind: function, function: "toy_trainables:slow"}
+        objective: {metric: loss, mode: min}
+        search: {num_samples: 4, max_concurrent: 2, space: {x: {uniform: [0, 1]}}}
+        scheduler: {type: none}
+        """,
+    )
+    address = ray.get_runtime_context().gcs_address
+    driver = subprocess.Popen(
+        ["tunefw", "run", str(path), "--address", address],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while "running" not in (driver.stderr.readline() or "") and time.monotonic() < deadline:
+        pass
+    time.sleep(6)
+    driver.send_signal(signal.SIGINT)
+    out, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130, err
+    assert "interrupted" in out + err
+    location = latest_run(Storage.open(str(tmp_path / "results")), "stopped")
+    assert read_json(location.storage, location.manifest_path)["status"] == "interrupted"
+    table = read_results(location)
+    assert table.num_rows >= 2
+    finals = final_rows(table).to_pylist()
+    assert {r[col.STATUS] for r in finals} <= {col.RUNNING, col.TERMINATED}
+    assert not [p for p in os.listdir(location.results_dir) if p.startswith(".")]

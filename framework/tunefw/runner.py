@@ -96,6 +96,7 @@ def quiet_ray_tune() -> Iterator[None]:
 @dataclass(frozen=True)
 class RunSummary:
     location: RunLocation
+    status: str
     trials: int
     stopped_early: int
     errored: int
@@ -139,7 +140,13 @@ def run_experiment(
                 run_config=compiled.run_config,
             )
             tuner.fit()
-        status = "failed" if compiled.guard.message else "completed"
+        compiled.writer.close()
+        if compiled.guard.message:
+            status = "failed"
+        elif compiled.writer.unfinished:  # Ray Tune ended the run early on SIGINT
+            status = "interrupted"
+        else:
+            status = "completed"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -148,16 +155,17 @@ def run_experiment(
         write_manifest(location, recipe, plugins, started=started, status=status, ended=time.time())
     if compiled.guard.message:
         raise MetricError(compiled.guard.message)
-    return summarize(recipe, location, started)
+    return summarize(recipe, location, started, status)
 
 
-def summarize(recipe: Recipe, location: RunLocation, started: float) -> RunSummary:
+def summarize(recipe: Recipe, location: RunLocation, started: float, status: str) -> RunSummary:
     """Counts and the best trial, read back from the run's Parquet parts."""
     table = read_results(location)
     finals = final_rows(table)
     statuses = finals.column(col.STATUS).to_pylist() if finals.num_rows else []
     return RunSummary(
         location=location,
+        status=status,
         trials=finals.num_rows,
         stopped_early=statuses.count(col.STOPPED_EARLY),
         errored=statuses.count(col.ERRORED),

@@ -27,3 +27,12 @@ def returns_metrics(config: dict[str, Any], ctx: Any) -> dict[str, float]:
 def reports_wrong_metric(config: dict[str, Any], ctx: Any) -> None:
     """Reports ``acc`` although the recipe's objective asks for something else."""
     ctx.report({"acc": 1.0})
+
+
+def slow(config: dict[str, Any], ctx: Any) -> None:
+    """Reports every 0.2 s for a minute: long enough to be interrupted."""
+    import time
+
+    for step in range(1, 300):
+        ctx.report({"loss": config["x"] / step})
+        time.sleep(0.2)

@@ -45,23 +45,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        command.main(args, prog_name="tunefw", standalone_mode=False)
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except typer.Abort:
-        code = 130
+        result = command.main(args, prog_name="tunefw", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: unknown flag, missing argument...
         if debug:
             raise
         code = _fail(console, exc.format_message(), exc.exit_code)
-    except KeyboardInterrupt:
-        code = _fail(console, "interrupted; results written so far are kept", 130)
     except TunefwError as exc:
         if debug:
             raise
         code = _fail(console, str(exc), USAGE_EXIT)
-    else:
-        code = 0
+    else:  # outside standalone mode, typer.Exit (and Ctrl-C, as 130) come back as the result
+        code = result if isinstance(result, int) else 0
     if argv is None:
         sys.exit(code)
     return code

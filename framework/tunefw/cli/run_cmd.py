@@ -80,6 +80,9 @@ def run(
         stopped_early=stopped_early,
     )
     print_summary(Console(), summary, loaded)
+    if summary.status == "interrupted":
+        console.print("interrupted: the results written so far are kept", highlight=False)
+        raise typer.Exit(130)
 
 
 def print_summary(console: Console, summary: RunSummary, recipe: Recipe) -> None:

@@ -84,6 +84,8 @@ class ResultWriter(Callback):
         self.flush_seconds = flush_seconds
         self.rows_written = 0
         self.parts_written = 0
+        self.unfinished = 0
+        """Trials still running when the writer was closed: the run was interrupted."""
         self._buffer: list[dict[str, Any]] = []
         self._latest: dict[str, dict[str, Any]] = {}
         self._last_flush = time.monotonic()
@@ -147,6 +149,7 @@ class ResultWriter(Callback):
 
     def close(self) -> None:
         """Write every buffered row; trials still running keep the status ``running``."""
+        self.unfinished += len(self._latest)
         self._buffer.extend(self._latest.values())
         self._latest.clear()
         self.flush()
