@@ -6,10 +6,10 @@ import ray
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from tunefw import plugins
-from tunefw.compile import RAY_DIR, compile_experiment, total_trials
+from tunefw.compile import compile_experiment, total_trials
+from tunefw.prepare import prepare_recipe
 from tunefw.recipe_file import load_recipe
-from tunefw.store.layout import Storage, new_run
+from tunefw.store.layout import RAY, ExperimentLocation, Storage
 from tunefw.store.writer import ResultWriter
 
 from .conftest import REPO
@@ -19,14 +19,14 @@ QUICKSTART = REPO / "recipes" / "quickstart.yaml"
 
 def compiled(tmp_path, *overrides):
     recipe = load_recipe(QUICKSTART, [f"storage={tmp_path}", *overrides])
-    resolved = plugins.resolve(recipe)
-    plan = plugins.check(recipe, resolved)
-    location = new_run(Storage.open(recipe.storage), recipe.name)
-    return compile_experiment(recipe, resolved, plan, location), location, plan
+    prepared = prepare_recipe(recipe)
+    location = ExperimentLocation(Storage.open(recipe.storage), recipe.name)
+    compiled = compile_experiment(recipe, prepared.plugins, prepared.plan, location)
+    return compiled, location, prepared.plan
 
 
 def test_quickstart_compiles_to_asha_with_reused_actors(tmp_path):
-    exp, location, plan = compiled(tmp_path)
+    exp, _, plan = compiled(tmp_path)
     tc = exp.tune_config
     assert (tc.metric, tc.mode, tc.num_samples) == ("accuracy", "max", 24)
     assert tc.reuse_actors is True
@@ -38,8 +38,9 @@ def test_quickstart_compiles_to_asha_with_reused_actors(tmp_path):
     assert exp.param_space["kernel"] == "rbf"
     assert total_trials(plan) == 24
     rc = exp.run_config
-    assert rc.name == RAY_DIR
-    assert rc.storage_path == f"{tmp_path}/quickstart/{location.run_id}"
+    assert rc.name == RAY
+    assert rc.storage_path == f"{tmp_path}/quickstart"
+    assert rc.failure_config.max_failures == 0
     assert any(isinstance(cb, ResultWriter) for cb in rc.callbacks)
     assert rc.stop is exp.guard
     assert rc.verbose == 0
@@ -81,3 +82,8 @@ def test_the_trial_function_pickles(tmp_path):
     exp, _, _ = compiled(tmp_path)
     restored = ray.cloudpickle.loads(ray.cloudpickle.dumps(exp.trainable))
     assert callable(restored)
+
+
+def test_failure_retries_reach_ray(tmp_path):
+    exp, _, _ = compiled(tmp_path, "failure.max_retries=3")
+    assert exp.run_config.failure_config.max_failures == 3

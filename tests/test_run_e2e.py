@@ -16,13 +16,13 @@ import pytest
 import yaml
 from ray import tune
 
-from tunefw import plugins
 from tunefw.cli.main import main
 from tunefw.imports import extend_sys_path, recipe_import_paths
+from tunefw.prepare import prepare_recipe
 from tunefw.recipe_file import load_recipe
 from tunefw.runner import run_experiment
 from tunefw.store import columns as col
-from tunefw.store.layout import Storage, latest_run, new_run, read_json
+from tunefw.store.layout import ExperimentLocation, Storage, find_experiment, read_json
 from tunefw.store.reader import final_rows, read_results
 
 from .conftest import DATA, REPO
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 
 
 def results_of(storage: Path, name: str) -> pa.Table:
-    return read_results(latest_run(Storage.open(str(storage)), name))
+    return read_results(find_experiment(Storage.open(str(storage)), name))
 
 
 def function_recipe(tmp_path: Path, body: str) -> Path:
@@ -67,7 +67,7 @@ def test_quickstart(tmp_path, capsys):
     assert table.schema.field("config.kernel").type == pa.string()
     assert table.schema.field("metric.accuracy").type == pa.float64()
 
-    ray_dir = next((storage / "quickstart").iterdir()) / "ray"
+    ray_dir = storage / "quickstart" / "ray"
     written = {p.name for p in ray_dir.rglob("*") if p.is_file()}
     assert not written & {"result.json", "progress.csv", "params.json"}, "Parquet is the record"
 
@@ -80,8 +80,13 @@ def test_quickstart(tmp_path, capsys):
     args = ["best", "quickstart", "--storage", str(storage), "--export", str(export)]
     assert main(args) == 0
     exported = yaml.safe_load(export.read_text())
-    assert exported["objective"]["value"] == pytest.approx(best, abs=1e-4)
-    assert set(exported["config"]) == {"C", "gamma", "kernel"}
+    assert exported["name"] == "quickstart-best"
+    assert set(exported["search"]["space"]) == {"C", "gamma", "kernel"}
+    capsys.readouterr()
+    assert main(["run", str(export)]) == 0, "the exported recipe reruns the best trial"
+    rerun = float(re.search(r"best accuracy (\d\.\d+)", capsys.readouterr().out).group(1))
+    assert rerun == pytest.approx(best, abs=1e-4)
+    assert final_rows(results_of(storage, "quickstart-best")).num_rows == 1
 
 
 def test_every_reported_result_is_one_row(tmp_path):
@@ -105,13 +110,9 @@ def test_every_reported_result_is_one_row(tmp_path):
     )
     recipe = load_recipe(path)
     extend_sys_path(recipe_import_paths(path))
-    resolved = plugins.resolve(recipe)
-    plan = plugins.check(recipe, resolved)
-    location = new_run(Storage.open(recipe.storage), recipe.name)
+    location = ExperimentLocation(Storage.open(recipe.storage), recipe.name)
     summary = run_experiment(
-        recipe,
-        resolved,
-        plan,
+        prepare_recipe(recipe),
         location,
         callbacks=[Count()],
         import_paths=recipe_import_paths(path),
@@ -170,7 +171,7 @@ def test_a_metric_never_reported_stops_the_run_with_one_line(tmp_path, capsys):
     assert err[-1] == (
         "error: objective.metric: the trainable never reports 'loss' (it reported: acc)"
     )
-    location = latest_run(Storage.open(str(tmp_path / "results")), "wrong-metric")
+    location = find_experiment(Storage.open(str(tmp_path / "results")), "wrong-metric")
     assert read_json(location.storage, location.manifest_path)["status"] == "failed"
     finals = final_rows(read_results(location)).to_pylist()
     assert 1 <= len(finals) < 20, "the run stops instead of failing every trial"
@@ -313,7 +314,7 @@ def test_an_interrupted_run_keeps_whole_parts_and_says_so(tmp_path):
     out, err = driver.communicate(timeout=120)
     assert driver.returncode == 130, err
     assert "interrupted" in out + err
-    location = latest_run(Storage.open(str(tmp_path / "results")), "stopped")
+    location = find_experiment(Storage.open(str(tmp_path / "results")), "stopped")
     assert read_json(location.storage, location.manifest_path)["status"] == "interrupted"
     table = read_results(location)
     assert table.num_rows >= 2

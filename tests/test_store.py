@@ -11,7 +11,13 @@ import pytest
 from tunefw.cli.main import main
 from tunefw.errors import StoreError
 from tunefw.store import columns as col
-from tunefw.store.layout import RunLocation, Storage, latest_run, write_atomic
+from tunefw.store.layout import (
+    ExperimentLocation,
+    Storage,
+    find_experiment,
+    write_atomic,
+    write_json,
+)
 from tunefw.store.reader import best_trial, final_rows, read_results
 
 
@@ -31,7 +37,7 @@ def rows(trial: str, status: str, scores: list[float], x: float) -> list[dict]:
     return out
 
 
-def write_part(location: RunLocation, name: str, data: list[dict]) -> None:
+def write_part(location: ExperimentLocation, name: str, data: list[dict]) -> None:
     location.storage.fs.create_dir(location.results_dir, recursive=True)
     table = pa.Table.from_pylist(data)
     write_atomic(
@@ -40,8 +46,8 @@ def write_part(location: RunLocation, name: str, data: list[dict]) -> None:
 
 
 @pytest.fixture
-def location(tmp_path) -> RunLocation:
-    return RunLocation(Storage.open(str(tmp_path)), "exp", "20260101-000000-abcd")
+def location(tmp_path) -> ExperimentLocation:
+    return ExperimentLocation(Storage.open(str(tmp_path)), "exp")
 
 
 def test_parts_are_read_together_with_their_columns_unified(location):
@@ -83,16 +89,21 @@ def test_an_interrupted_write_leaves_no_part(location):
     assert read_results(location).num_rows == 0
 
 
-def test_latest_run_and_unknown_names(tmp_path):
+def test_experiments_are_found_by_their_manifest(tmp_path):
     storage = Storage.open(str(tmp_path))
-    for run in ("20260101-000000-aaaa", "20260102-000000-bbbb"):
-        (tmp_path / "exp" / run).mkdir(parents=True)
-    assert latest_run(storage, "exp").run_id == "20260102-000000-bbbb"
-    assert latest_run(storage, "exp", "20260101-000000-aaaa").run_id == "20260101-000000-aaaa"
+    (tmp_path / "exp").mkdir()
+    write_json(storage, f"{storage.root}/exp/manifest.json", {"status": "completed"})
+    (tmp_path / "not-an-experiment").mkdir()
+    assert storage.experiments() == ["exp"]
+    assert find_experiment(storage, "exp").name == "exp"
     with pytest.raises(StoreError, match=r"no experiment 'other' in .* \(known: exp\)"):
-        latest_run(storage, "other")
-    with pytest.raises(StoreError, match="--run: experiment 'exp' has no run 'x'"):
-        latest_run(storage, "exp", "x")
+        find_experiment(storage, "other")
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc", "a/b", ".hidden", ""])
+def test_names_that_would_escape_the_root_are_refused(tmp_path, name):
+    with pytest.raises(StoreError, match="must be letters, digits"):
+        find_experiment(Storage.open(str(tmp_path)), name)
 
 
 def test_results_of_an_unknown_experiment_is_one_line(tmp_path, capsys):

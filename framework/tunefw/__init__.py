@@ -7,4 +7,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from tunefw.api import open_results, to_pandas, to_polars
+
+__all__ = ["__version__", "open_results", "to_pandas", "to_polars"]

@@ -18,12 +18,9 @@ from tunefw.plugins import ResolvedPlugins
 from tunefw.protocols import SearchPlan
 from tunefw.recipe import Recipe
 from tunefw.scheduler import build_scheduler
-from tunefw.store.layout import RunLocation
+from tunefw.store.layout import RAY, ExperimentLocation
 from tunefw.store.writer import ResultWriter
 from tunefw.trial import make_trial
-
-#: Ray Tune's experiment directory inside a run's directory.
-RAY_DIR = "ray"
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,7 @@ def compile_experiment(
     recipe: Recipe,
     plugins: ResolvedPlugins,
     plan: SearchPlan,
-    location: RunLocation,
+    location: ExperimentLocation,
     *,
     callbacks: Sequence[tune.Callback] = (),
     import_paths: Sequence[str] = (),
@@ -72,11 +69,12 @@ def compile_experiment(
         reuse_actors=True,
     )
     run_config = tune.RunConfig(
-        name=RAY_DIR,
-        storage_path=location.ray_storage_path,
+        name=RAY,
+        storage_path=location.path,
+        storage_filesystem=location.storage.fs,
         callbacks=[writer, guard, *callbacks],
         stop=guard,
-        failure_config=tune.FailureConfig(max_failures=0),
+        failure_config=tune.FailureConfig(max_failures=recipe.failure.max_retries),
         verbose=0,
     )
     return CompiledExperiment(

@@ -11,6 +11,9 @@ from tunefw.protocols import Dataset, Regularizer, Split
 
 T = TypeVar("T")
 
+Reporter = Callable[[dict[str, Any], Any], None]
+"""Sends (metrics, state to checkpoint or None) on to Ray Tune."""
+
 
 @dataclass
 class TrialContext:
@@ -22,12 +25,14 @@ class TrialContext:
 
     config: Mapping[str, Any]
     metric: str
-    reporter: Callable[[dict[str, Any]], None]
+    reporter: Reporter
     data: Dataset | None = None
     splits: Sequence[Split] = ()
     regularizers: Sequence[Regularizer] = ()
     regularizer_keys: frozenset[str] = frozenset()
     seed: int | None = None
+    restored: Any = None
+    """The state of the last checkpoint, when the trial was retried or resumed; else None."""
     reports: int = field(default=0, init=False)
 
     @property
@@ -41,8 +46,12 @@ class TrialContext:
             target = regularizer.apply(target, self.config)
         return target
 
-    def report(self, metrics: Mapping[str, Any]) -> None:
-        """Report one result to Ray Tune (and so to ASHA and the result store)."""
+    def report(self, metrics: Mapping[str, Any], state: Any = None) -> None:
+        """Report one result to Ray Tune (and so to ASHA and the result store).
+
+        ``state``, any picklable object, is saved as a checkpoint with this result: a retried
+        or resumed trial starts with it in ``restored``.
+        """
         if self.metric not in metrics:
             reported = ", ".join(sorted(metrics)) or "nothing"
             raise MetricError(
@@ -50,4 +59,4 @@ class TrialContext:
                 f"(it reported: {reported})"
             )
         self.reports += 1
-        self.reporter(dict(metrics))
+        self.reporter(dict(metrics), state)

@@ -16,14 +16,12 @@ from tunefw import registry
 from tunefw.errors import PluginError, RecipeError
 from tunefw.protocols import (
     Regularizer,
-    SearchPlan,
-    SearchSettings,
     SearchStrategy,
     TrainableAdapter,
     ValidationStrategy,
 )
 from tunefw.recipe import Recipe
-from tunefw.space import ParamSpec
+from tunefw.space import Constant, ParamSpec
 from tunefw.validation_errors import error_lines
 
 
@@ -80,13 +78,15 @@ def resolve(recipe: Recipe) -> ResolvedPlugins:
         field = f"regularization[{i}]"
         regularizer = build("regularization", section.name, section.params, f"{field}.name", field)
         for key, spec in regularizer.hyperparameters().items():
+            keys.add(key)
+            if isinstance(space.get(key), Constant):
+                continue  # the space pins this coefficient
             if key in space:
                 raise RecipeError(
-                    f"{field}: {section.name} adds parameter {key!r}, "
-                    "which the search space already has"
+                    f"{field}: {section.name} adds parameter {key!r}, which the search space "
+                    "already has (a constant there pins it)"
                 )
             space[key] = spec
-            keys.add(key)
         regularizers.append(regularizer)
     return ResolvedPlugins(
         trainable=trainable,
@@ -96,19 +96,3 @@ def resolve(recipe: Recipe) -> ResolvedPlugins:
         space=space,
         regularizer_keys=frozenset(keys),
     )
-
-
-def search_settings(recipe: Recipe) -> SearchSettings:
-    return SearchSettings(
-        num_samples=recipe.search.num_samples,
-        max_concurrent=recipe.search.max_concurrent,
-        seed=recipe.search.seed,
-        metric=recipe.objective.metric,
-        mode=recipe.objective.mode,
-    )
-
-
-def check(recipe: Recipe, plugins: ResolvedPlugins) -> SearchPlan:
-    """Run every cross-plugin check and return the search plan the strategy makes."""
-    plugins.trainable.check(plugins.space, recipe.objective.metric, plugins.regularizers)
-    return plugins.search.plan(plugins.space, search_settings(recipe))

@@ -52,6 +52,8 @@ class SearchSettings:
     seed: int | None
     metric: str
     mode: Mode
+    initial_points: tuple[dict[str, Any], ...] = ()
+    """Configs to evaluate first (warm start), possibly partial; the rest is sampled."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 
 from tunefw.protocols import Mode
 from tunefw.space import SearchSpace
+from tunefw.store.layout import EXPERIMENT_NAME
 
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -56,6 +57,14 @@ class Objective(_Section):
     mode: Mode
 
 
+class WarmStart(_Section):
+    """Seed the search with the best configs of an earlier experiment."""
+
+    experiment: str = Field(pattern=EXPERIMENT_NAME.pattern)
+    top_k: PositiveInt = 5
+    storage: str | None = Field(None, description="Where it is stored; the recipe's by default.")
+
+
 class SearchSection(_Section):
     strategy: str = Field("random", description="An entry point in tunefw.search.")
     params: dict[str, Any] = Field(default_factory=dict)
@@ -65,6 +74,7 @@ class SearchSection(_Section):
     )
     max_concurrent: PositiveInt | None = None
     seed: int | None = None
+    warm_start: WarmStart | None = None
 
     @field_validator("space")
     @classmethod
@@ -88,6 +98,12 @@ class SchedulerSection(_Section):
         return self
 
 
+class FailureSection(_Section):
+    max_retries: int = Field(
+        0, ge=0, description="Retries of a failed trial, from its last checkpoint if it has one."
+    )
+
+
 class Resources(_Section):
     cpu: float = Field(1.0, gt=0)
     gpu: float = Field(0.0, ge=0)
@@ -96,7 +112,7 @@ class Resources(_Section):
 class Recipe(_Section):
     """A whole tuning experiment, as written in a recipe file."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=EXPERIMENT_NAME.pattern)
     description: str | None = None
     trainable: TrainableSection
     data: DataSection | None = None
@@ -106,4 +122,5 @@ class Recipe(_Section):
     regularization: list[RegularizerSection] = Field(default_factory=list)
     scheduler: SchedulerSection = SchedulerSection()
     resources: Resources = Resources()
+    failure: FailureSection = FailureSection()
     storage: str = "./tunefw-results"

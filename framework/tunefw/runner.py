@@ -6,7 +6,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -15,14 +15,14 @@ import ray
 from ray import tune
 from ray._private import ray_constants
 
-from tunefw.compile import compile_experiment
-from tunefw.errors import MetricError
-from tunefw.plugins import ResolvedPlugins
-from tunefw.protocols import SearchPlan
+from tunefw.compile import CompiledExperiment, compile_experiment
+from tunefw.errors import MetricError, StoreError
+from tunefw.prepare import Prepared
 from tunefw.recipe import Recipe
 from tunefw.store import columns as col
-from tunefw.store.layout import RunLocation, prepare
-from tunefw.store.manifest import write_manifest
+from tunefw.store.compaction import compact
+from tunefw.store.layout import ExperimentLocation, prepare, remove
+from tunefw.store.manifest import Manifest, load_manifest, new_manifest, stamp, write_manifest
 from tunefw.store.reader import BestTrial, best_trial, final_rows, read_results
 
 #: Set for the driver: Parquet is the record, so Ray Tune's own loggers and progress
@@ -95,7 +95,7 @@ def quiet_ray_tune() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class RunSummary:
-    location: RunLocation
+    location: ExperimentLocation
     status: str
     trials: int
     stopped_early: int
@@ -106,40 +106,128 @@ class RunSummary:
 
 
 def run_experiment(
-    recipe: Recipe,
-    plugins: ResolvedPlugins,
-    plan: SearchPlan,
-    location: RunLocation,
+    prepared: Prepared,
+    location: ExperimentLocation,
     *,
     address: str | None = None,
     callbacks: Sequence[tune.Callback] = (),
     import_paths: Sequence[str] = (),
     stopped_early: set[str] | None = None,
+    overwrite: bool = False,
 ) -> RunSummary:
-    """Run ``recipe`` to completion; every reported result lands in ``location``."""
+    """Start a new experiment at ``location``; every reported result lands there.
+
+    An experiment of the same name is refused unless ``overwrite`` (then it is deleted first):
+    nothing stored is replaced silently.
+    """
+    if location.exists():
+        if not overwrite:
+            raise StoreError(
+                f"experiment {location.name!r} already exists in {location.storage.display}; "
+                f"`tunefw resume {location.name}` continues it, --overwrite replaces it"
+            )
+        remove(location)
     prepare(location)
-    started = time.time()
-    write_manifest(location, recipe, plugins, started=started, status="running")
+    manifest = new_manifest(location, prepared.recipe, prepared.plugins)
+    manifest["import_paths"] = list(import_paths)
+    write_manifest(location, manifest)
     compiled = compile_experiment(
-        recipe,
-        plugins,
-        plan,
+        prepared.recipe,
+        prepared.plugins,
+        prepared.plan,
         location,
         callbacks=callbacks,
         import_paths=import_paths,
         stopped_early=stopped_early,
     )
+
+    def tuner() -> tune.Tuner:
+        return tune.Tuner(
+            compiled.trainable,
+            param_space=compiled.param_space,
+            tune_config=compiled.tune_config,
+            run_config=compiled.run_config,
+        )
+
+    return _execute(prepared.recipe, location, compiled, manifest, tuner, address)
+
+
+def resume_experiment(
+    prepared: Prepared,
+    location: ExperimentLocation,
+    *,
+    address: str | None = None,
+    callbacks: Sequence[tune.Callback] = (),
+    import_paths: Sequence[str] = (),
+    stopped_early: set[str] | None = None,
+    restart_errored: bool = False,
+) -> RunSummary:
+    """Continue a stopped or killed experiment through Ray Tune's restore.
+
+    Ray Tune restores its trials and the searcher's state from the experiment directory.
+    Trials that had not finished start again from their last checkpoint, or from scratch;
+    iterations they report again replace the stored rows (see ``store.compaction``).
+    """
+    manifest = load_manifest(location)
+    compiled = compile_experiment(
+        prepared.recipe,
+        prepared.plugins,
+        prepared.plan,
+        location,
+        callbacks=callbacks,
+        import_paths=import_paths,
+        stopped_early=stopped_early,
+    )
+    fs = location.storage.fs
+
+    def tuner() -> tune.Tuner:
+        if not tune.Tuner.can_restore(location.ray_dir, storage_filesystem=fs):
+            raise StoreError(
+                f"{location.name}: Ray Tune saved no state to resume from; "
+                "run it again with --overwrite"
+            )
+        restored = tune.Tuner.restore(
+            location.ray_dir,
+            trainable=compiled.trainable,
+            param_space=compiled.param_space,
+            storage_filesystem=fs,
+            restart_errored=restart_errored,
+        )
+        _use_fresh_callbacks(restored, compiled)
+        return restored
+
+    manifest = stamp(manifest, "running", resumed=True)
+    return _execute(prepared.recipe, location, compiled, manifest, tuner, address)
+
+
+def _use_fresh_callbacks(tuner: tune.Tuner, compiled: CompiledExperiment) -> None:
+    """Swap the callbacks and scheduler Ray Tune unpickled from ``tuner.pkl`` for new ones.
+
+    Ray Tune restores the run config as it was pickled at the start; the runner needs its
+    own live writer, guard and scheduler to read back from. Ray exposes no public setter.
+    """
+    internal = tuner._local_tuner
+    assert internal is not None, "Ray Client tuners are not restored here"
+    internal.get_run_config().callbacks = compiled.run_config.callbacks
+    internal.get_run_config().stop = compiled.run_config.stop
+    internal._tune_config.scheduler = compiled.tune_config.scheduler
+
+
+def _execute(
+    recipe: Recipe,
+    location: ExperimentLocation,
+    compiled: CompiledExperiment,
+    manifest: Manifest,
+    make_tuner: Callable[[], tune.Tuner],
+    address: str | None,
+) -> RunSummary:
+    started = time.monotonic()
+    write_manifest(location, manifest)
     os.environ.update({k: v for k, v in DRIVER_ENV.items() if k not in os.environ})
     status = "failed"
     try:
         with ray_session(address), quiet_ray_tune():
-            tuner = tune.Tuner(
-                compiled.trainable,
-                param_space=compiled.param_space,
-                tune_config=compiled.tune_config,
-                run_config=compiled.run_config,
-            )
-            tuner.fit()
+            make_tuner().fit()
         compiled.writer.close()
         if compiled.guard.message:
             status = "failed"
@@ -147,19 +235,22 @@ def run_experiment(
             status = "interrupted"
         else:
             status = "completed"
+        compact(location)
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
         compiled.writer.close()
-        write_manifest(location, recipe, plugins, started=started, status=status, ended=time.time())
+        write_manifest(location, stamp(manifest, status, ended=True))
     if compiled.guard.message:
         raise MetricError(compiled.guard.message)
-    return summarize(recipe, location, started, status)
+    return summarize(recipe, location, time.monotonic() - started, status)
 
 
-def summarize(recipe: Recipe, location: RunLocation, started: float, status: str) -> RunSummary:
-    """Counts and the best trial, read back from the run's Parquet parts."""
+def summarize(
+    recipe: Recipe, location: ExperimentLocation, wall_time_s: float, status: str
+) -> RunSummary:
+    """Counts and the best trial, read back from the experiment's Parquet parts."""
     table = read_results(location)
     finals = final_rows(table)
     statuses = finals.column(col.STATUS).to_pylist() if finals.num_rows else []
@@ -171,5 +262,5 @@ def summarize(recipe: Recipe, location: RunLocation, started: float, status: str
         errored=statuses.count(col.ERRORED),
         rows=table.num_rows,
         best=best_trial(table, recipe.objective.metric, recipe.objective.mode),
-        wall_time_s=time.time() - started,
+        wall_time_s=wall_time_s,
     )

@@ -8,6 +8,9 @@ each actor pays for it once, not once per trial.
 from __future__ import annotations
 
 import json
+import os
+import pickle
+import tempfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,8 +50,25 @@ def trial_seed(base: int | None, config: dict[str, Any]) -> int:
     return (digest ^ (base or 0)) & 0x7FFFFFFF
 
 
-def _report(metrics: dict[str, Any]) -> None:
-    tune.report(metrics)
+STATE_FILE = "state.pkl"
+
+
+def _report(metrics: dict[str, Any], state: Any) -> None:
+    if state is None:
+        tune.report(metrics)
+        return
+    with tempfile.TemporaryDirectory(prefix="tunefw-ckpt-") as tmp:
+        with open(os.path.join(tmp, STATE_FILE), "wb") as f:
+            pickle.dump(state, f)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+
+def _restored_state() -> Any:
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as path, open(os.path.join(path, STATE_FILE), "rb") as f:
+        return pickle.load(f)
 
 
 def make_trial(
@@ -74,6 +94,7 @@ def make_trial(
             regularizers=prepared.plugins.regularizers,
             regularizer_keys=prepared.plugins.regularizer_keys,
             seed=trial_seed(prepared.recipe.search.seed, config),
+            restored=_restored_state(),
         )
         prepared.plugins.trainable.run(ctx)
 

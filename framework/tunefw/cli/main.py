@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from tunefw.cli import plugins_cmd, results_cmd, run_cmd
+from tunefw.cli import experiments_cmd, plugins_cmd, results_cmd, run_cmd
 from tunefw.errors import TunefwError
 
 app = typer.Typer(
@@ -24,10 +24,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("run")(run_cmd.run)
+app.command("resume")(run_cmd.resume_cmd)
 app.command("validate")(run_cmd.validate)
 app.command("plugins")(plugins_cmd.plugins)
 app.command("results")(results_cmd.results)
 app.command("best")(results_cmd.best)
+app.command("experiments")(experiments_cmd.experiments)
+app.command("compare")(experiments_cmd.compare)
 
 USAGE_EXIT = 2
 

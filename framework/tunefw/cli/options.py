@@ -17,6 +17,4 @@ SetOption = Annotated[
 StorageOption = Annotated[
     str, typer.Option("--storage", help="Storage root: a path or a URI such as s3://bucket/x.")
 ]
-RunOption = Annotated[
-    str | None, typer.Option("--run", help="Run id; the experiment's latest run by default.")
-]
+NameArg = Annotated[str, typer.Argument(help="The experiment's name.")]

@@ -11,61 +11,113 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-from tunefw.cli.options import DEFAULT_STORAGE, RunOption, StorageOption
+from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
 from tunefw.errors import StoreError
 from tunefw.store import columns as col
-from tunefw.store.layout import RunLocation, Storage, latest_run
-from tunefw.store.reader import best_trial, final_rows, read_manifest, read_results
-
-NameArg = Annotated[str, typer.Argument(help="The experiment's name.")]
+from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
+from tunefw.store.manifest import load_manifest
+from tunefw.store.query import parse_where, resolve_column
+from tunefw.store.reader import (
+    BestTrial,
+    best_trial,
+    final_rows,
+    list_parts,
+    read_results,
+    results_schema,
+)
 
 
 class Format(str, Enum):
     table = "table"
     csv = "csv"
     json = "json"
+    parquet = "parquet"
 
 
-def _open(name: str, storage: str, run: str | None) -> tuple[RunLocation, dict[str, Any]]:
-    location = latest_run(Storage.open(storage), name, run)
-    return location, read_manifest(location)
+def _objective(location: ExperimentLocation) -> dict[str, str]:
+    objective: dict[str, str] = load_manifest(location)["recipe"]["objective"]
+    return objective
 
 
 def results(
     name: NameArg,
     storage: StorageOption = DEFAULT_STORAGE,
-    run: RunOption = None,
+    where: Annotated[
+        str | None, typer.Option(help='Filter, e.g. "accuracy > 0.9 and kernel == rbf".')
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(help="Column to sort by, '-' first for descending; best first by default."),
+    ] = None,
+    top: Annotated[int | None, typer.Option(min=1, help="Only the first K rows.")] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to show (all by default).")
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    out: Annotated[Path | None, typer.Option(help="Write to this file, not stdout.")] = None,
     all_rows: Annotated[
         bool, typer.Option("--all-rows", help="Every reported result, not one row per trial.")
     ] = False,
 ) -> None:
-    """The trials of an experiment's run, best first."""
-    location, manifest = _open(name, storage, run)
-    objective = manifest["recipe"]["objective"]
-    table = read_results(location)
+    """The trials of an experiment, best first."""
+    location = find_experiment(Storage.open(storage), name)
+    objective = _objective(location)
+    available = results_schema(location, list_parts(location)).names
+    expression = None if where is None else parse_where(where, available)[0]
+    table = read_results(location, where=expression)
     table = table if all_rows else final_rows(table)
-    metric = col.METRIC_PREFIX + objective["metric"]
-    if metric in table.column_names and table.num_rows:
-        order = "descending" if objective["mode"] == "max" else "ascending"
-        table = table.sort_by([(metric, order)])
-    if fmt is Format.csv:
-        sink = io.BytesIO()
-        pacsv.write_csv(_text_safe(table), sink)
-        sys.stdout.write(sink.getvalue().decode())
-    elif fmt is Format.json:
-        sys.stdout.write(json.dumps(table.to_pylist(), default=str, indent=1) + "\n")
+    table = _sorted(table, sort, objective, available)
+    if top is not None:
+        table = table.slice(0, top)
+    if columns is not None:
+        names = [resolve_column(c.strip(), available, "--columns") for c in columns.split(",")]
+        table = table.select(names)
+    _write(table, fmt, out, col.METRIC_PREFIX + objective["metric"], name)
+
+
+def _sorted(
+    table: pa.Table, sort: str | None, objective: dict[str, str], available: list[str]
+) -> pa.Table:
+    if sort is None:
+        key, descending = col.METRIC_PREFIX + objective["metric"], objective["mode"] == "max"
     else:
-        _print_table(table, metric, f"{name} · run {location.run_id}")
+        descending = sort.startswith("-")
+        key = resolve_column(sort.lstrip("-"), available, "--sort")
+    if key not in table.column_names or table.num_rows == 0:
+        return table
+    return table.sort_by([(key, "descending" if descending else "ascending")])
+
+
+def _write(table: pa.Table, fmt: Format, out: Path | None, metric: str, title: str) -> None:
+    if fmt is Format.table:
+        _print_table(table, metric, title)
+        return
+    sink = io.BytesIO()
+    if fmt is Format.csv:
+        pacsv.write_csv(_text_safe(table), sink)
+    elif fmt is Format.json:
+        sink.write((json.dumps(table.to_pylist(), default=str, indent=1) + "\n").encode())
+    else:
+        pq.write_table(table, sink)
+    data = sink.getvalue()
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise StoreError(f"--out: cannot write {out}: {exc.strerror}") from None
 
 
 def _text_safe(table: pa.Table) -> pa.Table:
-    """CSV cannot hold nested or null-typed columns; write those as text."""
+    """CSV cannot hold null-typed columns; write those as text."""
     return pa.table(
         {
             n: c.cast(pa.string()) if pa.types.is_null(c.type) else c
@@ -75,9 +127,11 @@ def _text_safe(table: pa.Table) -> pa.Table:
 
 
 def _print_table(table: pa.Table, metric: str, title: str) -> None:
-    shown = [col.TRIAL_ID, col.STATUS, col.ITERATION]
+    shown = [c for c in (col.TRIAL_ID, col.STATUS, col.ITERATION) if c in table.column_names]
     shown += [n for n in table.column_names if n.startswith(col.CONFIG_PREFIX)]
     shown += [metric] if metric in table.column_names else []
+    if not shown:
+        shown = table.column_names
     view = Table(title=title)
     for name in shown:
         label = name.removeprefix(col.CONFIG_PREFIX).removeprefix(col.METRIC_PREFIX)
@@ -93,40 +147,48 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def find_best(location: ExperimentLocation) -> BestTrial:
+    objective = _objective(location)
+    found = best_trial(read_results(location), objective["metric"], objective["mode"])
+    if found is None:
+        raise StoreError(f"{location.name}: no trial reported {objective['metric']}")
+    return found
+
+
 def best(
     name: NameArg,
     storage: StorageOption = DEFAULT_STORAGE,
-    run: RunOption = None,
     export: Annotated[
-        Path | None, typer.Option(help="Write the best config and score to this YAML file.")
+        Path | None,
+        typer.Option(help="Write a recipe that reruns the best config to this YAML file."),
     ] = None,
 ) -> None:
     """The best trial's config and score."""
-    location, manifest = _open(name, storage, run)
-    objective = manifest["recipe"]["objective"]
-    found = best_trial(read_results(location), objective["metric"], objective["mode"])
-    if found is None:
-        raise StoreError(
-            f"{name}: no trial of run {location.run_id} reported {objective['metric']}"
-        )
+    location = find_experiment(Storage.open(storage), name)
+    found = find_best(location)
     console = Console()
     console.print(
         f"best {found.metric} {found.score:.4f} · trial {found.trial_id} ({found.status}, "
-        f"{found.iteration} iterations) · run {location.run_id}",
+        f"{found.iteration} iterations)",
         highlight=False,
     )
     for key, value in found.config.items():
         console.print(f"  {key}: {value}", highlight=False)
     if export is not None:
-        document = {
-            "experiment": name,
-            "run_id": location.run_id,
-            "trial_id": found.trial_id,
-            "objective": {**objective, "value": found.score},
-            "config": found.config,
-        }
+        recipe = best_recipe(load_manifest(location)["recipe"], found)
+        header = (
+            f"# The best trial of {name}: {found.metric} {found.score:.6g} "
+            f"(trial {found.trial_id}).\n# `tunefw run` on this file trains it again.\n"
+        )
         try:
-            export.write_text(yaml.safe_dump(document, sort_keys=False))
+            export.write_text(header + yaml.safe_dump(recipe, sort_keys=False))
         except OSError as exc:
             raise StoreError(f"--export: cannot write {export}: {exc.strerror}") from None
         console.print(f"wrote {export}", highlight=False)
+
+
+def best_recipe(recipe: dict[str, Any], found: BestTrial) -> dict[str, Any]:
+    """The recipe as run, with its space pinned to the best config: one trial, no search."""
+    search = {k: v for k, v in recipe["search"].items() if k not in ("warm_start", "params")}
+    search |= {"strategy": "grid", "num_samples": 1, "space": dict(found.config)}
+    return {**recipe, "name": f"{recipe['name']}-best", "search": search}

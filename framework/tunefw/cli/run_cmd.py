@@ -1,4 +1,4 @@
-"""``tunefw run`` and ``tunefw validate``."""
+"""``tunefw run``, ``tunefw resume`` and ``tunefw validate``."""
 
 from __future__ import annotations
 
@@ -8,87 +8,145 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tunefw import plugins as plugin_resolution
-from tunefw.cli.options import SetOption
+from tunefw.cli.options import DEFAULT_STORAGE, NameArg, SetOption, StorageOption
 from tunefw.compile import compile_experiment, total_trials
 from tunefw.imports import extend_sys_path, recipe_import_paths
-from tunefw.plugins import ResolvedPlugins
+from tunefw.prepare import Prepared, prepare_recipe
 from tunefw.progress import ProgressLine
-from tunefw.protocols import SearchPlan
-from tunefw.recipe import Recipe
-from tunefw.recipe_file import load_recipe
-from tunefw.runner import RunSummary, run_experiment
-from tunefw.store.layout import Storage, new_run
+from tunefw.recipe_file import load_recipe, validate_recipe
+from tunefw.runner import RunSummary, resume_experiment, run_experiment
+from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
+from tunefw.store.manifest import load_manifest
 
 RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.")]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster to connect to; an embedded local Ray if not given."),
+]
 
 
-def _load(path: Path, overrides: list[str]) -> tuple[Recipe, ResolvedPlugins, SearchPlan]:
+def _prepare(path: Path, overrides: list[str]) -> Prepared:
     recipe = load_recipe(path, overrides)
     extend_sys_path(recipe_import_paths(path))
-    plugins = plugin_resolution.resolve(recipe)
-    return recipe, plugins, plugin_resolution.check(recipe, plugins)
+    return prepare_recipe(recipe)
 
 
 def validate(recipe: RecipeArg, set_: SetOption = []) -> None:  # noqa: B006 (typer reads it)
     """Check a recipe, its plugins and its search space without running anything."""
-    loaded, plugins, plan = _load(recipe, set_)
-    location = new_run(Storage.open(loaded.storage), loaded.name)
-    compile_experiment(loaded, plugins, plan, location)
+    prepared = _prepare(recipe, set_)
+    loaded = prepared.recipe
+    location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
+    compile_experiment(loaded, prepared.plugins, prepared.plan, location)
     Console().print(
         f"{recipe}: ok · {loaded.trainable.kind} trainable · {loaded.search.strategy} search "
-        f"({total_trials(plan)} trials) · {loaded.validation.strategy} validation · "
+        f"({total_trials(prepared.plan)} trials) · {loaded.validation.strategy} validation · "
         f"scheduler {loaded.scheduler.type}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
 def run(
     recipe: RecipeArg,
     set_: SetOption = [],  # noqa: B006 (typer reads it)
-    address: Annotated[
-        str | None,
-        typer.Option(help="Ray cluster to connect to; an embedded local Ray if not given."),
-    ] = None,
+    address: AddressOption = None,
     storage: Annotated[str | None, typer.Option(help="Overrides the recipe's storage.")] = None,
     name: Annotated[str | None, typer.Option(help="Overrides the recipe's name.")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the experiment if it already exists.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Delete an existing experiment of this name.")
+    ] = False,
 ) -> None:
     """Run a recipe: Ray Tune with ASHA, every result written to Parquet."""
     overrides = list(set_)
     overrides += [f"storage={storage}"] if storage else []
     overrides += [f"name={name}"] if name else []
-    loaded, plugins, plan = _load(recipe, overrides)
-    location = new_run(Storage.open(loaded.storage), loaded.name)
-    console = Console(stderr=True)
+    prepared = _prepare(recipe, overrides)
+    loaded = prepared.recipe
+    location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
+    paths = recipe_import_paths(recipe)
+    if resume and location.exists():
+        _resume(location, prepared, address, paths, restart_errored=False)
+        return
     stopped_early: set[str] = set()
-    progress = ProgressLine(
-        total_trials(plan),
-        loaded.objective.metric,
-        loaded.objective.mode,
-        stopped_early,
-        console,
-        title=f"running {loaded.name} (run {location.run_id})",
-    )
     summary = run_experiment(
-        loaded,
-        plugins,
-        plan,
+        prepared,
         location,
         address=address,
-        callbacks=[progress],
-        import_paths=recipe_import_paths(recipe),
+        callbacks=[_progress(prepared, stopped_early, f"running {loaded.name}")],
+        import_paths=paths,
         stopped_early=stopped_early,
+        overwrite=overwrite,
     )
-    print_summary(Console(), summary, loaded)
+    _finish(summary, prepared)
+
+
+def resume_cmd(
+    name: NameArg,
+    storage: StorageOption = DEFAULT_STORAGE,
+    address: AddressOption = None,
+    restart_errored: Annotated[
+        bool, typer.Option(help="Run errored trials again from their last checkpoint.")
+    ] = False,
+) -> None:
+    """Continue a stopped or killed experiment, with its searcher's state."""
+    location = find_experiment(Storage.open(storage), name)
+    manifest = load_manifest(location)
+    recipe = validate_recipe(manifest["recipe"], f"{name}/manifest.json")
+    paths = manifest.get("import_paths") or [str(Path.cwd())]
+    extend_sys_path(paths)
+    _resume(location, prepare_recipe(recipe), address, paths, restart_errored)
+
+
+def _resume(
+    location: ExperimentLocation,
+    prepared: Prepared,
+    address: str | None,
+    import_paths: list[str],
+    restart_errored: bool,
+) -> None:
+    stopped_early: set[str] = set()
+    summary = resume_experiment(
+        prepared,
+        location,
+        address=address,
+        callbacks=[_progress(prepared, stopped_early, f"resuming {location.name}")],
+        import_paths=import_paths,
+        stopped_early=stopped_early,
+        restart_errored=restart_errored,
+    )
+    _finish(summary, prepared)
+
+
+def _progress(prepared: Prepared, stopped_early: set[str], title: str) -> ProgressLine:
+    objective = prepared.recipe.objective
+    return ProgressLine(
+        total_trials(prepared.plan),
+        objective.metric,
+        objective.mode,
+        stopped_early,
+        Console(stderr=True),
+        title=title,
+    )
+
+
+def _finish(summary: RunSummary, prepared: Prepared) -> None:
+    print_summary(Console(), summary, prepared.recipe.objective.metric)
     if summary.status == "interrupted":
-        console.print("interrupted: the results written so far are kept", highlight=False)
+        Console(stderr=True).print(
+            f"interrupted: the results so far are kept; `tunefw resume {summary.location.name}`"
+            " continues",
+            highlight=False,
+        )
         raise typer.Exit(130)
 
 
-def print_summary(console: Console, summary: RunSummary, recipe: Recipe) -> None:
+def print_summary(console: Console, summary: RunSummary, metric: str) -> None:
     best = summary.best
     if best is None:
-        console.print(f"no trial reported {recipe.objective.metric}", highlight=False)
+        console.print(f"no trial reported {metric}", highlight=False)
     else:
         config = ", ".join(f"{k}={_fmt(v)}" for k, v in best.config.items())
         console.print(
@@ -99,7 +157,7 @@ def print_summary(console: Console, summary: RunSummary, recipe: Recipe) -> None
     console.print(
         f"{summary.trials} trials ({summary.stopped_early} stopped by ASHA, "
         f"{summary.errored} errored) in {summary.wall_time_s:.1f} s · {summary.rows} rows in "
-        f"{summary.location.run_dir}",
+        f"{summary.location.storage.display}/{summary.location.name}",
         highlight=False,
         soft_wrap=True,
     )

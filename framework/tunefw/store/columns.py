@@ -11,7 +11,6 @@ import pyarrow as pa
 SCHEMA_VERSION = "1"
 
 EXPERIMENT = "experiment"
-RUN_ID = "run_id"
 TRIAL_ID = "trial_id"
 ITERATION = "iteration"
 TIMESTAMP = "timestamp"
@@ -32,7 +31,6 @@ ERRORED = "errored"
 RESERVED_SCHEMA = pa.schema(
     [
         (EXPERIMENT, pa.string()),
-        (RUN_ID, pa.string()),
         (TRIAL_ID, pa.string()),
         (ITERATION, pa.int64()),
         (TIMESTAMP, pa.timestamp("ms", tz="UTC")),

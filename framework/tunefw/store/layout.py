@@ -1,10 +1,8 @@
 """Where an experiment's files live, on any filesystem pyarrow.fs understands.
 
-    <storage>/<experiment>/<run_id>/manifest.json      the recipe as run, versions, times
-    <storage>/<experiment>/<run_id>/results/part-*.parquet
-    <storage>/<experiment>/<run_id>/ray/                Ray Tune's own experiment files
-
-Each ``tunefw run`` is a new run of its experiment; readers default to the latest run.
+<storage>/<experiment>/manifest.json      the recipe as run, versions, times, status
+<storage>/<experiment>/results/part-*.parquet
+<storage>/<experiment>/ray/               Ray Tune's own experiment files
 """
 
 from __future__ import annotations
@@ -12,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit, urlunsplit
 
 from pyarrow import fs as pafs
 
@@ -24,25 +22,32 @@ from tunefw.errors import StoreError
 
 MANIFEST = "manifest.json"
 RESULTS = "results"
+RAY = "ray"
+EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
 class Storage:
-    """A storage root: a filesystem, the root's path on it, and the URI the user gave."""
+    """A storage root: a filesystem, the root's path on it, and a printable name for it.
+
+    ``display`` drops any credentials or options from the URI, so it can go in logs and
+    manifests; credentials come from the usual environment variables.
+    """
 
     fs: pafs.FileSystem
     root: str
-    uri: str
+    display: str
 
     @classmethod
     def open(cls, uri: str) -> Storage:
         """Open a local path or any URI pyarrow.fs understands (``s3://``, ``gs://``...)."""
         if "://" in uri:
+            shown = redact(uri)
             try:
                 filesystem, root = pafs.FileSystem.from_uri(uri)
             except Exception as exc:
-                raise StoreError(f"storage: cannot open {uri!r}: {exc}") from None
-            return cls(filesystem, root.rstrip("/"), uri.rstrip("/"))
+                raise StoreError(f"storage: cannot open {shown}: {exc}") from None
+            return cls(filesystem, root.rstrip("/"), shown.rstrip("/"))
         path = str(Path(uri).expanduser().resolve())
         return cls(pafs.LocalFileSystem(), path, path)
 
@@ -50,61 +55,71 @@ class Storage:
     def is_local(self) -> bool:
         return isinstance(self.fs, pafs.LocalFileSystem)
 
-    def _children(self, path: str) -> list[str]:
-        selector = pafs.FileSelector(path, allow_not_found=True)
-        infos = self.fs.get_file_info(selector)
-        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
-
     def experiments(self) -> list[str]:
-        return self._children(self.root)
+        """Names of the experiments in this root (directories holding a manifest)."""
+        selector = pafs.FileSelector(self.root, allow_not_found=True)
+        try:
+            infos = self.fs.get_file_info(selector)
+        except OSError as exc:
+            raise StoreError(f"storage: cannot read {self.display}: {reason(exc)}") from None
+        dirs = sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+        return [d for d in dirs if _exists(self.fs, f"{self.root}/{d}/{MANIFEST}")]
 
-    def runs(self, experiment: str) -> list[str]:
-        return self._children(f"{self.root}/{experiment}")
+
+def redact(uri: str) -> str:
+    """``uri`` without user info or query options, which may hold credentials."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    return urlunsplit(
+        (parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, "", "")
+    )
 
 
 @dataclass(frozen=True)
-class RunLocation:
-    """One run of one experiment in a storage root."""
+class ExperimentLocation:
+    """One experiment in a storage root."""
 
     storage: Storage
-    experiment: str
-    run_id: str
+    name: str
 
     @property
-    def run_dir(self) -> str:
-        return f"{self.storage.root}/{self.experiment}/{self.run_id}"
+    def path(self) -> str:
+        return f"{self.storage.root}/{self.name}"
 
     @property
     def results_dir(self) -> str:
-        return f"{self.run_dir}/{RESULTS}"
+        return f"{self.path}/{RESULTS}"
 
     @property
     def manifest_path(self) -> str:
-        return f"{self.run_dir}/{MANIFEST}"
+        return f"{self.path}/{MANIFEST}"
 
     @property
-    def ray_storage_path(self) -> str:
-        """The ``storage_path`` handed to Ray Tune: this run's directory, as a path or URI."""
-        return f"{self.storage.uri}/{self.experiment}/{self.run_id}"
+    def ray_dir(self) -> str:
+        """Ray Tune's experiment directory, as a path on ``storage.fs``."""
+        return f"{self.path}/{RAY}"
+
+    def exists(self) -> bool:
+        return _exists(self.storage.fs, self.manifest_path)
 
 
-def new_run(storage: Storage, experiment: str) -> RunLocation:
-    """A fresh run id, ordered by time: ``20261127-101500-a1b2``."""
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-    return RunLocation(storage, experiment, run_id)
+def check_name(name: str) -> str:
+    """``name`` if it is a plain experiment name that stays inside the storage root."""
+    if not EXPERIMENT_NAME.match(name):
+        raise StoreError(
+            f"experiment name {name!r} must be letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
 
 
-def latest_run(storage: Storage, experiment: str, run_id: str | None = None) -> RunLocation:
-    """The given run, or the newest run of ``experiment``; a ``StoreError`` if none exists."""
-    runs = storage.runs(experiment)
-    if not runs:
+def find_experiment(storage: Storage, name: str) -> ExperimentLocation:
+    """The experiment ``name`` in ``storage``; a ``StoreError`` listing the known ones if absent."""
+    location = ExperimentLocation(storage, check_name(name))
+    if not location.exists():
         known = ", ".join(storage.experiments()) or "none"
-        raise StoreError(f"no experiment {experiment!r} in {storage.uri} (known: {known})")
-    if run_id is None:
-        return RunLocation(storage, experiment, runs[-1])
-    if run_id not in runs:
-        raise StoreError(f"--run: experiment {experiment!r} has no run {run_id!r}")
-    return RunLocation(storage, experiment, run_id)
+        raise StoreError(f"no experiment {name!r} in {storage.display} (known: {known})")
+    return location
 
 
 def write_atomic(storage: Storage, path: str, write: Callable[[BinaryIO], object]) -> None:
@@ -143,18 +158,27 @@ def read_json(storage: Storage, path: str) -> Any:
         return json.loads(f.read())
 
 
-def prepare(location: RunLocation) -> None:
-    """Create the run's directories and prove they are writable, before any trial runs."""
+def prepare(location: ExperimentLocation) -> None:
+    """Create the experiment's directories and prove they are writable, before any trial runs."""
     try:
         location.storage.fs.create_dir(location.results_dir, recursive=True)
-        probe = f"{location.run_dir}/.write-probe"
+        probe = f"{location.path}/.write-probe"
         write_atomic(location.storage, probe, lambda out: out.write(b"ok"))
         location.storage.fs.delete_file(probe)
     except OSError as exc:
-        raise StoreError(f"storage: cannot write to {location.run_dir}: {_reason(exc)}") from None
+        where = f"{location.storage.display}/{location.name}"
+        raise StoreError(f"storage: cannot write to {where}: {reason(exc)}") from None
 
 
-def _reason(exc: OSError) -> str:
+def remove(location: ExperimentLocation) -> None:
+    """Delete an experiment's directory (``--overwrite``)."""
+    try:
+        location.storage.fs.delete_dir(location.path)
+    except OSError as exc:
+        raise StoreError(f"--overwrite: cannot delete {location.name}: {reason(exc)}") from None
+
+
+def reason(exc: OSError) -> str:
     """The OS's reason, without pyarrow's restatement of the path."""
     if exc.strerror:
         return exc.strerror

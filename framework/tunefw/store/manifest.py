@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import platform
+import time
 from datetime import datetime, timezone
 from typing import Any
 
 import ray
 
 from tunefw import __version__, registry
+from tunefw.errors import StoreError
 from tunefw.plugins import ResolvedPlugins
 from tunefw.recipe import Recipe
 from tunefw.store.columns import SCHEMA_VERSION
-from tunefw.store.layout import RunLocation, write_json
+from tunefw.store.layout import ExperimentLocation, read_json, write_json
+
+Manifest = dict[str, Any]
 
 
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
 
 def _plugin_versions(recipe: Recipe) -> dict[str, str]:
@@ -34,23 +38,18 @@ def _plugin_versions(recipe: Recipe) -> dict[str, str]:
     return versions
 
 
-def write_manifest(
-    location: RunLocation,
-    recipe: Recipe,
-    plugins: ResolvedPlugins,
-    *,
-    started: float,
-    status: str,
-    ended: float | None = None,
-) -> None:
-    """Write (or rewrite, atomically) the run's ``manifest.json``."""
-    manifest: dict[str, Any] = {
+def new_manifest(
+    location: ExperimentLocation, recipe: Recipe, plugins: ResolvedPlugins
+) -> Manifest:
+    """The manifest of an experiment about to start."""
+    return {
         "schema_version": SCHEMA_VERSION,
-        "experiment": location.experiment,
-        "run_id": location.run_id,
-        "status": status,
-        "started_at": _iso(started),
-        "ended_at": _iso(ended),
+        "experiment": location.name,
+        "storage": location.storage.display,
+        "status": "running",
+        "started_at": _iso(time.time()),
+        "ended_at": None,
+        "resumed_at": [],
         "seed": recipe.search.seed,
         "recipe": recipe.model_dump(mode="json", by_alias=True),
         "config_columns": sorted(plugins.space),
@@ -61,4 +60,29 @@ def write_manifest(
             "plugins": _plugin_versions(recipe),
         },
     }
+
+
+def write_manifest(location: ExperimentLocation, manifest: Manifest) -> None:
+    """Write (or rewrite, atomically) the experiment's ``manifest.json``."""
     write_json(location.storage, location.manifest_path, manifest)
+
+
+def load_manifest(location: ExperimentLocation) -> Manifest:
+    try:
+        manifest: Manifest = read_json(location.storage, location.manifest_path)
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{location.name}: cannot read the manifest: {exc}") from None
+    return manifest
+
+
+def stamp(
+    manifest: Manifest, status: str, *, ended: bool = False, resumed: bool = False
+) -> Manifest:
+    """A copy of ``manifest`` with a new status and, optionally, the time it ended or resumed."""
+    now = _iso(time.time())
+    out = {**manifest, "status": status}
+    if ended:
+        out["ended_at"] = now
+    if resumed:
+        out["resumed_at"] = [*manifest.get("resumed_at", []), now]
+    return out

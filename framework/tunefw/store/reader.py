@@ -1,43 +1,87 @@
-"""Read a run's results back from its Parquet parts: all rows, final rows, the best trial."""
+"""Read an experiment back from its Parquet parts, with projection and filter pushdown.
+
+Rows are keyed by (trial_id, iteration). A retried or resumed trial may report an iteration
+again; the row written last wins, so readers see each key once even before compaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from tunefw.errors import StoreError
 from tunefw.store import columns as col
-from tunefw.store.layout import RunLocation, read_json
+from tunefw.store.layout import ExperimentLocation, reason
+
+KEY = [col.TRIAL_ID, col.ITERATION]
 
 
-def read_results(location: RunLocation) -> pa.Table:
-    """Every row of the run, parts concatenated; columns a part lacks are null."""
-    filesystem = location.storage.fs
+def list_parts(location: ExperimentLocation) -> list[str]:
+    """Paths of the experiment's complete parts (temporary files start with a dot)."""
     selector = pafs.FileSelector(location.results_dir, allow_not_found=True)
-    parts = sorted(
-        info.path
-        for info in filesystem.get_file_info(selector)
-        if info.base_name.endswith(".parquet") and not info.base_name.startswith(".")
-    )
-    tables = [pq.read_table(path, filesystem=filesystem) for path in parts]
-    if not tables:
-        return col.RESERVED_SCHEMA.empty_table()
-    return pa.concat_tables(tables, promote_options="permissive")
-
-
-def read_manifest(location: RunLocation) -> dict[str, Any]:
     try:
-        manifest: dict[str, Any] = read_json(location.storage, location.manifest_path)
-    except (OSError, ValueError) as exc:
-        raise StoreError(
-            f"{location.manifest_path}: cannot read the run's manifest: {exc}"
-        ) from None
-    return manifest
+        infos = location.storage.fs.get_file_info(selector)
+    except OSError as exc:
+        raise StoreError(f"storage: cannot read {location.name}: {reason(exc)}") from None
+    return sorted(
+        i.path
+        for i in infos
+        if i.base_name.endswith(".parquet") and not i.base_name.startswith(".")
+    )
+
+
+def results_schema(location: ExperimentLocation, parts: Sequence[str]) -> pa.Schema:
+    """The union of the parts' schemas (parts may differ in their metric columns)."""
+    schemas = [pq.read_schema(p, filesystem=location.storage.fs) for p in parts]
+    return pa.unify_schemas(schemas or [col.RESERVED_SCHEMA], promote_options="permissive")
+
+
+def read_results(
+    location: ExperimentLocation,
+    columns: Sequence[str] | None = None,
+    where: pc.Expression | None = None,
+) -> pa.Table:
+    """The experiment's rows: only ``columns`` (all by default) of rows matching ``where``."""
+    parts = list_parts(location)
+    schema = results_schema(location, parts)
+    if not parts:
+        return schema.empty_table()
+    unknown = [c for c in columns or () if c not in schema.names]
+    if unknown:
+        raise StoreError(f"unknown column {unknown[0]!r}; columns: {', '.join(schema.names)}")
+    dataset = ds.dataset(parts, schema=schema, filesystem=location.storage.fs, format="parquet")
+    wanted = None if columns is None else list(dict.fromkeys([*KEY, col.TIMESTAMP, *columns]))
+    table = deduplicate(dataset.to_table(columns=wanted, filter=where))
+    return table if columns is None else table.select(list(columns))
+
+
+def deduplicate(table: pa.Table) -> pa.Table:
+    """Each (trial_id, iteration) once: the row with the latest timestamp wins."""
+    if table.num_rows == 0:
+        return table
+    keys = table.select(KEY).group_by(KEY).aggregate([])
+    if keys.num_rows == table.num_rows:
+        return table
+    ordered = table.sort_by([(k, "ascending") for k in (*KEY, col.TIMESTAMP)])
+    return ordered.filter(_last_of_each(ordered, KEY))
+
+
+def _last_of_each(table: pa.Table, keys: Sequence[str]) -> pa.Array:
+    """A mask of the last row of each run of equal ``keys`` in a sorted table."""
+    changes = np.zeros(table.num_rows, dtype=bool)
+    changes[-1] = True
+    for key in keys:
+        values = table.column(key).to_numpy(zero_copy_only=False)
+        changes[:-1] |= values[1:] != values[:-1]
+    return pa.array(changes)
 
 
 def final_rows(table: pa.Table) -> pa.Table:
@@ -45,9 +89,7 @@ def final_rows(table: pa.Table) -> pa.Table:
     if table.num_rows == 0:
         return table
     ordered = table.sort_by([(col.TRIAL_ID, "ascending"), (col.ITERATION, "ascending")])
-    ids = ordered.column(col.TRIAL_ID).to_numpy(zero_copy_only=False)
-    is_last = np.append(ids[1:] != ids[:-1], True)
-    return ordered.filter(pa.array(is_last))
+    return ordered.filter(_last_of_each(ordered, [col.TRIAL_ID]))
 
 
 @dataclass(frozen=True)
@@ -60,33 +102,38 @@ class BestTrial:
     status: str
 
 
-def best_trial(table: pa.Table, metric: str, mode: str) -> BestTrial | None:
-    """The trial with the best final value of ``metric``.
+def ranked_trials(table: pa.Table, metric: str, mode: str) -> list[dict[str, Any]]:
+    """Final rows that reported ``metric``, best first; completed trials before the rest.
 
-    Trials that ran to completion are preferred: a trial stopped early was scored on fewer
-    iterations (fewer folds, fewer epochs), which is not a like-for-like comparison.
+    A trial stopped early was scored on fewer iterations (fewer folds, fewer epochs), which
+    is not a like-for-like comparison, so it only ranks after every completed trial.
     """
     column = col.METRIC_PREFIX + metric
     finals = final_rows(table)
     if column not in finals.column_names:
-        return None
+        return []
     rows = [r for r in finals.to_pylist() if r[column] is not None]
-    complete = [r for r in rows if r[col.STATUS] == col.TERMINATED]
-    candidates = complete or rows
-    if not candidates:
+    sign = -1.0 if mode == "max" else 1.0
+    return sorted(rows, key=lambda r: (r[col.STATUS] != col.TERMINATED, sign * r[column]))
+
+
+def config_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters in a result row, without the ``config.`` prefix."""
+    prefix = col.CONFIG_PREFIX
+    return {k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix)}
+
+
+def best_trial(table: pa.Table, metric: str, mode: str) -> BestTrial | None:
+    """The trial with the best final value of ``metric`` (see ``ranked_trials``)."""
+    ranked = ranked_trials(table, metric, mode)
+    if not ranked:
         return None
-    pick = max if mode == "max" else min
-    best = pick(candidates, key=lambda r: r[column])
-    config = {
-        k.removeprefix(col.CONFIG_PREFIX): v
-        for k, v in best.items()
-        if k.startswith(col.CONFIG_PREFIX)
-    }
+    best = ranked[0]
     return BestTrial(
         trial_id=best[col.TRIAL_ID],
         metric=metric,
-        score=float(best[column]),
-        config=config,
+        score=float(best[col.METRIC_PREFIX + metric]),
+        config=config_of(best),
         iteration=int(best[col.ITERATION]),
         status=best[col.STATUS],
     )

@@ -23,7 +23,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from tunefw.store import columns as col
-from tunefw.store.layout import RunLocation, write_atomic
+from tunefw.store.layout import ExperimentLocation, write_atomic
 
 MAX_ERROR_CHARS = 20_000
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -70,7 +70,7 @@ class ResultWriter(Callback):
 
     def __init__(
         self,
-        location: RunLocation,
+        location: ExperimentLocation,
         config_types: Mapping[str, pa.DataType],
         early_stopped: Container[str],
         *,
@@ -89,13 +89,23 @@ class ResultWriter(Callback):
         self._buffer: list[dict[str, Any]] = []
         self._latest: dict[str, dict[str, Any]] = {}
         self._last_flush = time.monotonic()
-        self._token = secrets.token_hex(3)
+        self._token = secrets.token_hex(4)
+
+    def setup(
+        self,
+        stop: Any = None,
+        num_samples: int | None = None,
+        total_num_samples: int | None = None,
+        **info: Any,
+    ) -> None:
+        """Start a new writer session; a resumed run must not reuse the part names."""
+        self._token = secrets.token_hex(4)
+        self.parts_written = 0
 
     def _row(self, trial: Trial, iteration: int, result: Mapping[str, Any]) -> dict[str, Any]:
         config = trial.config
         row: dict[str, Any] = {
-            col.EXPERIMENT: self.location.experiment,
-            col.RUN_ID: self.location.run_id,
+            col.EXPERIMENT: self.location.name,
             col.TRIAL_ID: trial.trial_id,
             col.ITERATION: iteration,
             col.TIMESTAMP: datetime.now(timezone.utc),
@@ -165,7 +175,7 @@ class ResultWriter(Callback):
         if not self._buffer:
             return
         table = self._table(self._buffer)
-        name = f"part-{self.parts_written:06d}-{self._token}.parquet"
+        name = f"part-{self._token}-{self.parts_written:06d}.parquet"
         path = f"{self.location.results_dir}/{name}"
         write_atomic(self.location.storage, path, lambda out: pq.write_table(table, out))
         self.rows_written += table.num_rows

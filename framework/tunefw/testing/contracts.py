@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from tunefw.context import TrialContext
+from tunefw.context import Reporter, TrialContext
 from tunefw.errors import PluginError
 from tunefw.protocols import Dataset, SearchSettings
 from tunefw.space import ParamSpec
@@ -79,12 +79,12 @@ def check_regularizer(
 def check_trainable(
     cls: Any,
     params: Mapping[str, Any],
-    make_context: Callable[[Callable[[dict[str, Any]], None]], TrialContext],
+    make_context: Callable[[Reporter], TrialContext],
 ) -> list[dict[str, Any]]:
     """Run one trial; it must report the objective's metric at least once."""
     trainable = build(cls, params)
     reports: list[dict[str, Any]] = []
-    ctx = make_context(reports.append)
+    ctx = make_context(lambda metrics, state: reports.append(metrics))
     trainable.run(ctx)
     assert reports, "a trial must report at least once"
     assert all(ctx.metric in r for r in reports)

@@ -29,6 +29,8 @@ class GridSearch:
         self.params = params
 
     def plan(self, space: Mapping[str, ParamSpec], settings: SearchSettings) -> SearchPlan:
+        if settings.initial_points:
+            raise SpaceError("search.warm_start: grid search visits every point; it takes none")
         param_space = {}
         for name, spec in space.items():
             try:

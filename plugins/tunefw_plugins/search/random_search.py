@@ -1,6 +1,7 @@
 """``random``: sample every parameter independently, seeded (Ray Tune's BasicVariantGenerator).
 
-``grid`` parameters in the space are crossed with the samples, as in Ray Tune.
+``grid`` parameters in the space are crossed with the samples, as in Ray Tune. Warm-start
+configs are evaluated first and count towards ``num_samples``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ class RandomSearch:
         return SearchPlan(
             param_space=tune_param_space(dict(space)),
             search_alg=BasicVariantGenerator(
-                random_state=settings.seed, max_concurrent=settings.max_concurrent or 0
+                points_to_evaluate=list(settings.initial_points) or None,
+                random_state=settings.seed,
+                max_concurrent=settings.max_concurrent or 0,
             ),
             num_samples=settings.num_samples or DEFAULT_SAMPLES,
         )

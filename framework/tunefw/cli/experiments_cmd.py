@@ -1,0 +1,56 @@
+"""``tunefw experiments`` and ``tunefw compare``: experiments side by side."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
+from tunefw.cli.results_cmd import find_best
+from tunefw.errors import StoreError
+from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
+from tunefw.store.manifest import load_manifest
+from tunefw.store.reader import best_trial, final_rows, read_results
+
+
+def experiments(storage: StorageOption = DEFAULT_STORAGE) -> None:
+    """Every experiment in the storage root: status, trials, best score, start time."""
+    store = Storage.open(storage)
+    view = Table("name", "status", "trials", "metric", "best", "started", title=store.display)
+    for name in store.experiments():
+        location = ExperimentLocation(store, name)
+        manifest = load_manifest(location)
+        objective = manifest["recipe"]["objective"]
+        table = read_results(location)
+        best = best_trial(table, objective["metric"], objective["mode"])
+        view.add_row(
+            name,
+            manifest["status"],
+            str(final_rows(table).num_rows),
+            f"{objective['metric']} ({objective['mode']})",
+            "-" if best is None else f"{best.score:.4f}",
+            (manifest.get("started_at") or "")[:19].replace("T", " "),
+        )
+    Console().print(view)
+
+
+def compare(first: NameArg, second: NameArg, storage: StorageOption = DEFAULT_STORAGE) -> None:
+    """Two experiments' best scores and configs, side by side."""
+    store = Storage.open(storage)
+    bests = [find_best(find_experiment(store, name)) for name in (first, second)]
+    if bests[0].metric != bests[1].metric:
+        raise StoreError(
+            f"compare: {first} optimises {bests[0].metric}, {second} {bests[1].metric}"
+        )
+    view = Table("", first, second)
+    view.add_row(bests[0].metric, *(f"{b.score:.4f}" for b in bests))
+    view.add_row("trial", *(b.trial_id for b in bests))
+    view.add_row("status", *(b.status for b in bests))
+    keys = list(dict.fromkeys([*bests[0].config, *bests[1].config]))
+    for key in keys:
+        view.add_row(key, *(_fmt(b.config.get(key, "-")) for b in bests))
+    Console().print(view)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

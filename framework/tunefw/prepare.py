@@ -1,0 +1,34 @@
+"""Everything that happens to a recipe before Ray starts: plugins, warm start, checks, plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tunefw.plugins import ResolvedPlugins, resolve
+from tunefw.protocols import SearchPlan, SearchSettings
+from tunefw.recipe import Recipe
+from tunefw.warm_start import warm_start_points
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated recipe with its plugins and search plan, ready to compile."""
+
+    recipe: Recipe
+    plugins: ResolvedPlugins
+    plan: SearchPlan
+
+
+def prepare_recipe(recipe: Recipe) -> Prepared:
+    """Resolve the plugins, run every cross-plugin check, and make the search plan."""
+    plugins = resolve(recipe)
+    plugins.trainable.check(plugins.space, recipe.objective.metric, plugins.regularizers)
+    settings = SearchSettings(
+        num_samples=recipe.search.num_samples,
+        max_concurrent=recipe.search.max_concurrent,
+        seed=recipe.search.seed,
+        metric=recipe.objective.metric,
+        mode=recipe.objective.mode,
+        initial_points=warm_start_points(recipe, plugins.space),
+    )
+    return Prepared(recipe, plugins, plugins.search.plan(plugins.space, settings))
