@@ -7,19 +7,41 @@ and turns token auth on when ``~/.ray/auth_token`` exists, so tests get a home o
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+S3_PORT = _free_port()
+S3_SECRET = "tunefw-test-secret-key-never-stored"
 os.environ["HOME"] = tempfile.mkdtemp(prefix="tunefw-test-home-")
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# The local S3 server's address and credentials, set before Ray starts so workers see them.
+os.environ |= {
+    "AWS_ENDPOINT_URL": f"http://127.0.0.1:{S3_PORT}",
+    "AWS_ACCESS_KEY_ID": "tunefw-test",
+    "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
-import ray
+import ray  # noqa: E402 (after the environment above)
 
-from tunefw.runner import start_embedded_ray
+from tunefw.runner import start_embedded_ray  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -43,3 +65,38 @@ def recipe_file(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 server (moto in server mode) on 127.0.0.1; yields its endpoint."""
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    server = subprocess.Popen(
+        [shutil.which("moto_server") or "moto_server", "-H", "127.0.0.1", "-p", str(S3_PORT)],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(endpoint, timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError(f"moto_server did not start: {log.read_text()}") from None
+            time.sleep(0.2)
+    yield endpoint
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> str:
+    """A new, empty bucket on the local S3 server; yields its name."""
+    import boto3
+
+    name = f"tunefw-{time.monotonic_ns()}"
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=name)
+    return name

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -25,21 +24,14 @@ from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment, read_json
 from tunefw.store.reader import final_rows, read_results
 
-from .conftest import DATA, REPO
+from .conftest import REPO
+from .faults_helpers import function_recipe
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
 def results_of(storage: Path, name: str) -> pa.Table:
     return read_results(find_experiment(Storage.open(str(storage)), name))
-
-
-def function_recipe(tmp_path: Path, body: str) -> Path:
-    """A recipe for the ``function`` trainable, with the toy module beside it."""
-    shutil.copy(DATA / "toy_trainables.py", tmp_path)
-    path = tmp_path / "recipe.yaml"
-    path.write_text(textwrap.dedent(body) + f"storage: {tmp_path / 'results'}\n")
-    return path
 
 
 def test_quickstart(tmp_path, capsys):

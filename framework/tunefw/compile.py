@@ -13,7 +13,7 @@ from ray import tune
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
-from tunefw.guards import MetricGuard
+from tunefw.guards import RunGuard
 from tunefw.plugins import ResolvedPlugins
 from tunefw.protocols import SearchPlan
 from tunefw.recipe import Recipe
@@ -31,7 +31,7 @@ class CompiledExperiment:
     run_config: tune.RunConfig
     scheduler: TrialScheduler
     writer: ResultWriter
-    guard: MetricGuard
+    guard: RunGuard
 
 
 def compile_experiment(
@@ -56,8 +56,8 @@ def compile_experiment(
     trainable = tune.with_resources(make_trial(recipe, import_paths), resources)
     scheduler = build_scheduler(recipe.scheduler, stopped_early)
     config_types = {name: spec.arrow_type() for name, spec in plugins.space.items()}
-    writer = ResultWriter(location, config_types, stopped_early)
-    guard = MetricGuard()
+    guard = RunGuard()
+    writer = ResultWriter(location, config_types, stopped_early, guard)
     limit = recipe.search.max_concurrent if isinstance(plan.search_alg, Searcher) else None
     tune_config = tune.TuneConfig(
         metric=recipe.objective.metric,

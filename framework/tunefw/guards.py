@@ -1,4 +1,4 @@
-"""Stop the whole experiment when a trial shows the recipe itself is wrong."""
+"""Stop the whole experiment when going on cannot help: the recipe or the storage is wrong."""
 
 from __future__ import annotations
 
@@ -8,30 +8,35 @@ from typing import Any
 from ray.tune import Callback, Stopper
 from ray.tune.experiment import Trial
 
-from tunefw.errors import MetricError
-from tunefw.store.writer import trial_error_text
+from tunefw.errors import MetricError, TunefwError
+from tunefw.store.errors import trial_error_text
 
 _METRIC_ERROR = re.compile(rf"{MetricError.__name__}: (.+)")
 
 
-class MetricGuard(Callback, Stopper):
-    """Ends the run once a trial fails because it never reports the objective's metric.
+class RunGuard(Callback, Stopper):
+    """A stopper that ends the run on the first fatal error, which the runner then raises.
 
-    Every other trial would fail the same way, so going on only wastes the budget.
+    Fatal: a trial failing because it never reports the objective's metric (every other trial
+    would fail the same way), or the result store refusing a write.
     """
 
     def __init__(self) -> None:
-        self.message: str | None = None
+        self.error: TunefwError | None = None
+
+    def abort(self, error: TunefwError) -> None:
+        if self.error is None:
+            self.error = error
 
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
         found = _METRIC_ERROR.findall(trial_error_text(trial))
-        if found and self.message is None:
-            self.message = found[-1].strip()
+        if found:
+            self.abort(MetricError(found[-1].strip()))
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         return False
 
     def stop_all(self) -> bool:
-        return self.message is not None
+        return self.error is not None

@@ -16,7 +16,7 @@ from ray import tune
 from ray._private import ray_constants
 
 from tunefw.compile import CompiledExperiment, compile_experiment
-from tunefw.errors import MetricError, StoreError
+from tunefw.errors import StoreError
 from tunefw.prepare import Prepared
 from tunefw.recipe import Recipe
 from tunefw.store import columns as col
@@ -229,21 +229,22 @@ def _execute(
         with ray_session(address), quiet_ray_tune():
             make_tuner().fit()
         compiled.writer.close()
-        if compiled.guard.message:
+        if compiled.guard.error:
             status = "failed"
         elif compiled.writer.unfinished:  # Ray Tune ended the run early on SIGINT
             status = "interrupted"
         else:
             status = "completed"
-        compact(location)
+        if status != "failed":
+            compact(location)
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
         compiled.writer.close()
         write_manifest(location, stamp(manifest, status, ended=True))
-    if compiled.guard.message:
-        raise MetricError(compiled.guard.message)
+    if compiled.guard.error:
+        raise compiled.guard.error
     return summarize(recipe, location, time.monotonic() - started, status)
 
 

@@ -36,3 +36,48 @@ def slow(config: dict[str, Any], ctx: Any) -> None:
     for step in range(1, 300):
         ctx.report({"loss": config["x"] / step})
         time.sleep(0.2)
+
+
+def fails_first_attempt(config: dict[str, Any], ctx: Any) -> None:
+    """A third of the trials raise on their first attempt, after one report."""
+    from pathlib import Path
+
+    ctx.report({"loss": config["x"]})
+    marker = Path(config["marker_dir"]) / f"{config['x']:.9f}"
+    if config["x"] < 0.33 and not marker.exists():
+        marker.touch()
+        raise RuntimeError(f"transient failure at x={config['x']:.3f}")
+    ctx.report({"loss": config["x"] / 2})
+
+
+def checkpointed(config: dict[str, Any], ctx: Any) -> None:
+    """Checkpoints every step and writes its pid, so a test can kill its worker mid-trial."""
+    import os
+    import time
+    from pathlib import Path
+
+    state = ctx.restored or {"step": 0}
+    (Path(config["marker_dir"]) / f"pid-{os.getpid()}").write_text(str(state["step"]))
+    for step in range(state["step"] + 1, 21):
+        time.sleep(0.15)
+        metrics = {"loss": 1.0 / step, "restored": ctx.restored is not None}
+        ctx.report(metrics, state={"step": step})
+
+
+def steady(config: dict[str, Any], ctx: Any) -> None:
+    """Ten reports, 0.3 s apart."""
+    import time
+
+    for step in range(1, 11):
+        time.sleep(0.3)
+        ctx.report({"loss": config["x"] / step})
+
+
+def branin(config: dict[str, Any], ctx: Any) -> None:
+    """The Branin function, reported as ``value`` once, with its category as a second metric."""
+    import math
+
+    x1, x2 = config["x1"], config["x2"]
+    a, b, c, r, s, t = 1.0, 5.1 / (4 * math.pi**2), 5 / math.pi, 6.0, 10.0, 1 / (8 * math.pi)
+    value = a * (x2 - b * x1**2 + c * x1 - r) ** 2 + s * (1 - t) * math.cos(x1) + s
+    ctx.report({"value": value, "good": value < 5})

@@ -100,7 +100,12 @@ class ExperimentLocation:
         return f"{self.path}/{RAY}"
 
     def exists(self) -> bool:
-        return _exists(self.storage.fs, self.manifest_path)
+        try:
+            return _exists(self.storage.fs, self.manifest_path)
+        except OSError as exc:
+            raise StoreError(
+                f"storage: cannot reach {self.storage.display}: {reason(exc)}"
+            ) from None
 
 
 def check_name(name: str) -> str:
@@ -150,7 +155,10 @@ def _exists(filesystem: pafs.FileSystem, path: str) -> bool:
 
 def write_json(storage: Storage, path: str, obj: Any) -> None:
     data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
-    write_atomic(storage, path, lambda out: out.write(data))
+    try:
+        write_atomic(storage, path, lambda out: out.write(data))
+    except OSError as exc:
+        raise StoreError(f"storage: cannot write {path}: {reason(exc)}") from None
 
 
 def read_json(storage: Storage, path: str) -> Any:
@@ -180,7 +188,7 @@ def remove(location: ExperimentLocation) -> None:
 
 def reason(exc: OSError) -> str:
     """The OS's reason, without pyarrow's restatement of the path."""
-    if exc.strerror:
-        return exc.strerror
     detail = re.search(r"\[errno \d+\] (.+)", str(exc))
-    return detail.group(1) if detail else str(exc).splitlines()[0]
+    if detail:
+        return detail.group(1)
+    return exc.strerror or str(exc).splitlines()[0]

@@ -9,7 +9,6 @@ the trial reports again or ends, so that its last row carries the trial's final 
 from __future__ import annotations
 
 import numbers
-import re
 import secrets
 import time
 from collections.abc import Container, Mapping
@@ -22,11 +21,11 @@ import pyarrow.parquet as pq
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from tunefw.errors import StoreError
+from tunefw.guards import RunGuard
 from tunefw.store import columns as col
-from tunefw.store.layout import ExperimentLocation, write_atomic
-
-MAX_ERROR_CHARS = 20_000
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+from tunefw.store.errors import trial_error_text
+from tunefw.store.layout import ExperimentLocation, reason, write_atomic
 
 
 def metric_type(values: list[Any]) -> pa.DataType:
@@ -52,19 +51,6 @@ def flatten_metrics(result: Mapping[str, Any], prefix: str = "") -> dict[str, An
     return out
 
 
-def trial_error_text(trial: Trial) -> str:
-    """The error Ray Tune recorded for ``trial``: the traceback, as Ray wrote it."""
-    path = trial.error_file
-    if not path:
-        return "trial failed without an error file"
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as exc:
-        return f"error file {path} unreadable: {exc.strerror}"
-    return _ANSI.sub("", text)[-MAX_ERROR_CHARS:]
-
-
 class ResultWriter(Callback):
     """Writes one Parquet row per reported result of one run."""
 
@@ -73,6 +59,7 @@ class ResultWriter(Callback):
         location: ExperimentLocation,
         config_types: Mapping[str, pa.DataType],
         early_stopped: Container[str],
+        guard: RunGuard,
         *,
         flush_rows: int = 1000,
         flush_seconds: float = 10.0,
@@ -80,6 +67,7 @@ class ResultWriter(Callback):
         self.location = location
         self.config_types = dict(config_types)
         self.early_stopped = early_stopped
+        self.guard = guard
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.rows_written = 0
@@ -157,6 +145,15 @@ class ResultWriter(Callback):
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self.close()
 
+    def get_state(self) -> None:
+        """Called as Ray Tune snapshots the experiment: write what the snapshot may cover.
+
+        A trial the snapshot records as finished then has all its rows on disk, so a killed
+        driver loses no row that ``tunefw resume`` would not produce again.
+        """
+        self.flush()
+        return None
+
     def close(self) -> None:
         """Write every buffered row; trials still running keep the status ``running``."""
         self.unfinished += len(self._latest)
@@ -177,7 +174,11 @@ class ResultWriter(Callback):
         table = self._table(self._buffer)
         name = f"part-{self._token}-{self.parts_written:06d}.parquet"
         path = f"{self.location.results_dir}/{name}"
-        write_atomic(self.location.storage, path, lambda out: pq.write_table(table, out))
+        try:
+            write_atomic(self.location.storage, path, lambda out: pq.write_table(table, out))
+        except OSError as exc:  # kept in the buffer; the guard ends the run
+            self.guard.abort(StoreError(f"storage: cannot write {path}: {reason(exc)}"))
+            return
         self.rows_written += table.num_rows
         self.parts_written += 1
         self._buffer = []
