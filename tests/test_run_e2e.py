@@ -19,7 +19,7 @@ from tunefw.cli.main import main
 from tunefw.imports import extend_sys_path, recipe_import_paths
 from tunefw.prepare import prepare_recipe
 from tunefw.recipe_file import load_recipe
-from tunefw.runner import run_experiment
+from tunefw.runner import RunOptions, run_experiment
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment, read_json
 from tunefw.store.reader import final_rows, read_results
@@ -106,8 +106,7 @@ def test_every_reported_result_is_one_row(tmp_path):
     summary = run_experiment(
         prepare_recipe(recipe),
         location,
-        callbacks=[Count()],
-        import_paths=recipe_import_paths(path),
+        RunOptions(callbacks=[Count()], import_paths=recipe_import_paths(path)),
     )
     table = read_results(location)
     assert Count.reported == table.num_rows == 15 == summary.rows

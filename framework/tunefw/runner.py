@@ -8,7 +8,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
@@ -105,14 +105,39 @@ class RunSummary:
     wall_time_s: float
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: where Ray is, extra callbacks, and where trial code is imported from.
+
+    The scheduler adds the trials it stops early to ``stopped_early``; callbacks given the
+    same set (a progress display) can read it.
+    """
+
+    address: str | None = None
+    callbacks: Sequence[tune.Callback] = ()
+    import_paths: Sequence[str] = ()
+    stopped_early: set[str] = field(default_factory=set)
+
+
+def _compile(
+    prepared: Prepared, location: ExperimentLocation, options: RunOptions
+) -> CompiledExperiment:
+    return compile_experiment(
+        prepared.recipe,
+        prepared.plugins,
+        prepared.plan,
+        location,
+        callbacks=options.callbacks,
+        import_paths=options.import_paths,
+        stopped_early=options.stopped_early,
+    )
+
+
 def run_experiment(
     prepared: Prepared,
     location: ExperimentLocation,
+    options: RunOptions | None = None,
     *,
-    address: str | None = None,
-    callbacks: Sequence[tune.Callback] = (),
-    import_paths: Sequence[str] = (),
-    stopped_early: set[str] | None = None,
     overwrite: bool = False,
 ) -> RunSummary:
     """Start a new experiment at ``location``; every reported result lands there.
@@ -120,6 +145,7 @@ def run_experiment(
     An experiment of the same name is refused unless ``overwrite`` (then it is deleted first):
     nothing stored is replaced silently.
     """
+    options = options or RunOptions()
     if location.exists():
         if not overwrite:
             raise StoreError(
@@ -129,17 +155,8 @@ def run_experiment(
         remove(location)
     prepare(location)
     manifest = new_manifest(location, prepared.recipe, prepared.plugins)
-    manifest["import_paths"] = list(import_paths)
-    write_manifest(location, manifest)
-    compiled = compile_experiment(
-        prepared.recipe,
-        prepared.plugins,
-        prepared.plan,
-        location,
-        callbacks=callbacks,
-        import_paths=import_paths,
-        stopped_early=stopped_early,
-    )
+    manifest["import_paths"] = list(options.import_paths)
+    compiled = _compile(prepared, location, options)
 
     def tuner() -> tune.Tuner:
         return tune.Tuner(
@@ -149,17 +166,14 @@ def run_experiment(
             run_config=compiled.run_config,
         )
 
-    return _execute(prepared.recipe, location, compiled, manifest, tuner, address)
+    return _execute(prepared.recipe, location, compiled, manifest, tuner, options.address)
 
 
 def resume_experiment(
     prepared: Prepared,
     location: ExperimentLocation,
+    options: RunOptions | None = None,
     *,
-    address: str | None = None,
-    callbacks: Sequence[tune.Callback] = (),
-    import_paths: Sequence[str] = (),
-    stopped_early: set[str] | None = None,
     restart_errored: bool = False,
 ) -> RunSummary:
     """Continue a stopped or killed experiment through Ray Tune's restore.
@@ -168,16 +182,9 @@ def resume_experiment(
     Trials that had not finished start again from their last checkpoint, or from scratch;
     iterations they report again replace the stored rows (see ``store.compaction``).
     """
-    manifest = load_manifest(location)
-    compiled = compile_experiment(
-        prepared.recipe,
-        prepared.plugins,
-        prepared.plan,
-        location,
-        callbacks=callbacks,
-        import_paths=import_paths,
-        stopped_early=stopped_early,
-    )
+    options = options or RunOptions()
+    manifest = stamp(load_manifest(location), "running", resumed=True)
+    compiled = _compile(prepared, location, options)
     fs = location.storage.fs
 
     def tuner() -> tune.Tuner:
@@ -196,8 +203,7 @@ def resume_experiment(
         _use_fresh_callbacks(restored, compiled)
         return restored
 
-    manifest = stamp(manifest, "running", resumed=True)
-    return _execute(prepared.recipe, location, compiled, manifest, tuner, address)
+    return _execute(prepared.recipe, location, compiled, manifest, tuner, options.address)
 
 
 def _use_fresh_callbacks(tuner: tune.Tuner, compiled: CompiledExperiment) -> None:

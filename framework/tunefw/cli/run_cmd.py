@@ -14,7 +14,7 @@ from tunefw.imports import extend_sys_path, recipe_import_paths
 from tunefw.prepare import Prepared, prepare_recipe
 from tunefw.progress import ProgressLine
 from tunefw.recipe_file import load_recipe, validate_recipe
-from tunefw.runner import RunSummary, resume_experiment, run_experiment
+from tunefw.runner import RunOptions, RunSummary, resume_experiment, run_experiment
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
 from tunefw.store.manifest import load_manifest
 
@@ -70,17 +70,8 @@ def run(
     if resume and location.exists():
         _resume(location, prepared, address, paths, restart_errored=False)
         return
-    stopped_early: set[str] = set()
-    summary = run_experiment(
-        prepared,
-        location,
-        address=address,
-        callbacks=[_progress(prepared, stopped_early, f"running {loaded.name}")],
-        import_paths=paths,
-        stopped_early=stopped_early,
-        overwrite=overwrite,
-    )
-    _finish(summary, prepared)
+    options = _options(prepared, address, paths, f"running {loaded.name}")
+    _finish(run_experiment(prepared, location, options, overwrite=overwrite), prepared)
 
 
 def resume_cmd(
@@ -107,22 +98,18 @@ def _resume(
     import_paths: list[str],
     restart_errored: bool,
 ) -> None:
-    stopped_early: set[str] = set()
-    summary = resume_experiment(
-        prepared,
-        location,
-        address=address,
-        callbacks=[_progress(prepared, stopped_early, f"resuming {location.name}")],
-        import_paths=import_paths,
-        stopped_early=stopped_early,
-        restart_errored=restart_errored,
-    )
+    options = _options(prepared, address, import_paths, f"resuming {location.name}")
+    summary = resume_experiment(prepared, location, options, restart_errored=restart_errored)
     _finish(summary, prepared)
 
 
-def _progress(prepared: Prepared, stopped_early: set[str], title: str) -> ProgressLine:
+def _options(
+    prepared: Prepared, address: str | None, import_paths: list[str], title: str
+) -> RunOptions:
+    """Run options with a live progress line reading the scheduler's early stops."""
     objective = prepared.recipe.objective
-    return ProgressLine(
+    stopped_early: set[str] = set()
+    progress = ProgressLine(
         total_trials(prepared.plan),
         objective.metric,
         objective.mode,
@@ -130,6 +117,7 @@ def _progress(prepared: Prepared, stopped_early: set[str], title: str) -> Progre
         Console(stderr=True),
         title=title,
     )
+    return RunOptions(address, [progress], import_paths, stopped_early)
 
 
 def _finish(summary: RunSummary, prepared: Prepared) -> None:

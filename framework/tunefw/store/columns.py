@@ -9,6 +9,10 @@ from __future__ import annotations
 import pyarrow as pa
 
 SCHEMA_VERSION = "1"
+#: Parquet file metadata: every file carries the schema version; a compacted part also says
+#: it holds each (trial_id, iteration) once, so readers skip deduplication.
+SCHEMA_VERSION_KEY = b"tunefw.schema_version"
+UNIQUE_KEYS_KEY = b"tunefw.unique_keys"
 
 EXPERIMENT = "experiment"
 TRIAL_ID = "trial_id"

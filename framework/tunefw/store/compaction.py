@@ -10,21 +10,18 @@ import secrets
 
 import pyarrow.parquet as pq
 
+from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, write_atomic
-from tunefw.store.reader import list_parts, read_results
+from tunefw.store.reader import is_compacted, list_parts, read_results
 
 
 def compact(location: ExperimentLocation) -> bool:
-    """Merge the parts if there are several or any key repeats; True if it rewrote them."""
+    """Merge the parts into one marked as holding each key once; True if it rewrote them."""
     parts = list_parts(location)
-    if not parts:
+    if not parts or is_compacted(location, parts):
         return False
-    table = read_results(location)
-    if (
-        len(parts) == 1
-        and table.num_rows == pq.read_metadata(parts[0], filesystem=location.storage.fs).num_rows
-    ):
-        return False
+    metadata = {col.SCHEMA_VERSION_KEY: col.SCHEMA_VERSION.encode(), col.UNIQUE_KEYS_KEY: b"true"}
+    table = read_results(location).replace_schema_metadata(metadata)
     name = f"{location.results_dir}/part-{secrets.token_hex(4)}-compacted.parquet"
     write_atomic(location.storage, name, lambda out: pq.write_table(table, out))
     for part in parts:

@@ -38,6 +38,14 @@ def list_parts(location: ExperimentLocation) -> list[str]:
     )
 
 
+def is_compacted(location: ExperimentLocation, parts: Sequence[str]) -> bool:
+    """Whether the parts are one compacted part, known to hold each key once."""
+    if len(parts) != 1:
+        return False
+    metadata = pq.read_schema(parts[0], filesystem=location.storage.fs).metadata or {}
+    return metadata.get(col.UNIQUE_KEYS_KEY) == b"true"
+
+
 def results_schema(location: ExperimentLocation, parts: Sequence[str]) -> pa.Schema:
     """The union of the parts' schemas (parts may differ in their metric columns)."""
     schemas = [pq.read_schema(p, filesystem=location.storage.fs) for p in parts]
@@ -58,6 +66,8 @@ def read_results(
     if unknown:
         raise StoreError(f"unknown column {unknown[0]!r}; columns: {', '.join(schema.names)}")
     dataset = ds.dataset(parts, schema=schema, filesystem=location.storage.fs, format="parquet")
+    if is_compacted(location, parts):
+        return dataset.to_table(columns=None if columns is None else list(columns), filter=where)
     wanted = None if columns is None else list(dict.fromkeys([*KEY, col.TIMESTAMP, *columns]))
     table = deduplicate(dataset.to_table(columns=wanted, filter=where))
     return table if columns is None else table.select(list(columns))

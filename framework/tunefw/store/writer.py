@@ -190,7 +190,7 @@ class ResultWriter(Callback):
         for name in metric_names:
             values = [row.get(name) for row in rows]
             fields.append(pa.field(name, metric_type(values)))
-        schema = pa.schema(fields, metadata={"tunefw.schema_version": col.SCHEMA_VERSION})
+        schema = pa.schema(fields, metadata={col.SCHEMA_VERSION_KEY: col.SCHEMA_VERSION})
         return pa.Table.from_pylist([_coerce(row, schema) for row in rows], schema=schema)
 
 

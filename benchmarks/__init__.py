@@ -1,0 +1,1 @@
+"""Benchmarks: each compares tunefw with a reference in the same run and prints JSON lines."""

@@ -1,0 +1,106 @@
+"""The result writer's share of wall time, on BENCHMARKS.md section 1's workload.
+
+200 trials x 10 reports of a cheap curve, ASHA (grace 1, max_t 10), embedded Ray. Time spent
+inside the Parquet writer (its callbacks, flushes and the final compaction) is summed and
+divided by the run's wall time. Hand-tuned raw Ray Tune (reuse_actors, auto loggers off) runs
+the same workload in the same process for reference.
+
+    python -m benchmarks.writer_share --quick     # 60 trials
+    python -m benchmarks.writer_share             # 200 trials
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+
+import tunefw.runner
+from benchmarks.common import arguments, emit, run_tunefw
+from benchmarks.workloads import raw_reports
+from tunefw.runner import start_embedded_ray
+from tunefw.store.writer import ResultWriter
+
+ENTRY_POINTS = (
+    "on_trial_result",
+    "on_trial_complete",
+    "on_trial_error",
+    "on_step_end",
+    "get_state",
+    "close",
+)
+
+
+class Stopwatch:
+    """Sums the time spent in wrapped functions (not nested: flush runs inside them)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        return timed
+
+
+def main() -> None:
+    args = arguments(__doc__ or "")
+    trials, reports = (60 if args.quick else 200), 10
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
+    start_embedded_ray(num_cpus=os.cpu_count())
+
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    started = time.perf_counter()
+    tune.Tuner(
+        raw_reports,
+        param_space={"x": tune.uniform(0, 1), "reports": reports},
+        tune_config=tune.TuneConfig(
+            metric="loss",
+            mode="min",
+            num_samples=trials,
+            scheduler=ASHAScheduler(max_t=reports, grace_period=1, reduction_factor=3),
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(storage_path=str(work / "raw"), name="raw", verbose=0),
+    ).fit()
+    raw_s = time.perf_counter() - started
+
+    watch = Stopwatch()
+    for name in ENTRY_POINTS:
+        setattr(ResultWriter, name, watch.wrap(getattr(ResultWriter, name)))
+    tunefw.runner.compact = watch.wrap(tunefw.runner.compact)
+    recipe = {
+        "name": "overhead",
+        "trainable": {"kind": "function", "function": "benchmarks.workloads:tunefw_reports"},
+        "objective": {"metric": "loss", "mode": "min"},
+        "search": {"num_samples": trials, "space": {"x": {"uniform": [0, 1]}, "reports": reports}},
+        "scheduler": {"type": "asha", "max_t": reports, "grace_period": 1, "reduction_factor": 3},
+    }
+    summary, tunefw_s = run_tunefw(recipe, work / "tunefw")
+    emit(
+        "writer_share",
+        trials=trials,
+        rows=summary.rows,
+        tunefw_wall_s=round(tunefw_s, 2),
+        writer_s=round(watch.seconds, 3),
+        writer_share=round(watch.seconds / tunefw_s, 4),
+        hand_tuned_ray_wall_s=round(raw_s, 2),
+        tunefw_vs_hand_tuned_trials_per_s=round(raw_s / tunefw_s, 2),
+    )
+
+
+if __name__ == "__main__":
+    main()
