@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
+import ray
 
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
@@ -35,3 +40,21 @@ def stored_keys(location: ExperimentLocation) -> list[tuple[str, int]]:
             zip(table[col.TRIAL_ID].to_pylist(), table[col.ITERATION].to_pylist(), strict=True)
         )
     return keys
+
+
+def start_driver(recipe: Path, **popen: Any) -> subprocess.Popen[Any]:
+    """``tunefw run RECIPE`` in its own process, against the session's Ray."""
+    address = ray.get_runtime_context().gcs_address
+    return subprocess.Popen(["tunefw", "run", str(recipe), "--address", address], **popen)
+
+
+def wait_until(ready: Callable[[], object], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the condition never held")
+        time.sleep(0.05)
+
+
+def has_parts(results_dir: Path) -> Callable[[], bool]:
+    return lambda: bool(list(results_dir.glob("part-*.parquet")))

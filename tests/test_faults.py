@@ -12,14 +12,20 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import ray
 
 from tunefw.cli.main import main
 from tunefw.store import columns as col
 from tunefw.store.manifest import load_manifest
 from tunefw.store.reader import final_rows, read_results
 
-from .faults_helpers import experiment, function_recipe, stored_keys
+from .faults_helpers import (
+    experiment,
+    function_recipe,
+    has_parts,
+    start_driver,
+    stored_keys,
+    wait_until,
+)
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -81,9 +87,7 @@ def test_a_killed_worker_resumes_the_trial_from_its_checkpoint(tmp_path):
     )
 
     def kill_first_worker() -> None:
-        deadline = time.monotonic() + 60
-        while not list(markers.glob("pid-*")) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: list(markers.glob("pid-*")))
         time.sleep(1.2)  # a few steps and checkpoints in
         pid = int(next(markers.glob("pid-*")).name.removeprefix("pid-"))
         os.kill(pid, signal.SIGKILL)
@@ -115,16 +119,8 @@ def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys)
         scheduler: {type: none}
         """,
     )
-    address = ray.get_runtime_context().gcs_address
-    driver = subprocess.Popen(
-        ["tunefw", "run", str(path), "--address", address],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    results = tmp_path / "results" / "killed-driver" / "results"
-    deadline = time.monotonic() + 120
-    while not list(results.glob("part-*.parquet")) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    driver = start_driver(path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(has_parts(tmp_path / "results" / "killed-driver" / "results"))
     time.sleep(1.0)
     driver.send_signal(signal.SIGKILL)
     driver.wait(timeout=30)
@@ -160,9 +156,7 @@ def test_a_refused_write_is_one_line_and_earlier_parts_stay_readable(tmp_path, c
     kept = tmp_path / "kept"
 
     def refuse_writes() -> None:
-        deadline = time.monotonic() + 60
-        while not list(results.glob("part-*.parquet")) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(has_parts(results))
         results.rename(kept)
         results.write_text("a file where the results directory was")
 

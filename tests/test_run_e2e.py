@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+import ray
 import yaml
 from ray import tune
 
@@ -25,7 +26,7 @@ from tunefw.store.layout import ExperimentLocation, Storage, find_experiment, re
 from tunefw.store.reader import final_rows, read_results
 
 from .conftest import REPO
-from .faults_helpers import function_recipe
+from .faults_helpers import function_recipe, start_driver, wait_until
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -110,6 +111,7 @@ def test_every_reported_result_is_one_row(tmp_path):
     )
     table = read_results(location)
     assert Count.reported == table.num_rows == 15 == summary.rows
+    assert set(table[col.NODE_ID].to_pylist()) == {ray.get_runtime_context().get_node_id()}
     assert summary.trials == 5 and summary.errored == 0 and summary.stopped_early == 0
     best = min(final_rows(table).to_pylist(), key=lambda r: r["metric.loss"])
     assert summary.best is not None and summary.best.config["x"] == best["config.x"]
@@ -250,8 +252,6 @@ def test_embedded_ray_listens_on_loopback_only():
 
 def test_address_connects_to_a_running_cluster(tmp_path):
     """``--address`` joins an existing Ray (here the session's own) instead of embedding one."""
-    import ray
-
     path = function_recipe(
         tmp_path,
         """
@@ -261,15 +261,10 @@ def test_address_connects_to_a_running_cluster(tmp_path):
         search: {num_samples: 2, space: {x: {uniform: [0, 1]}}}
         """,
     )
-    address = ray.get_runtime_context().gcs_address
-    done = subprocess.run(
-        ["tunefw", "run", str(path), "--address", address],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "2 trials" in done.stdout
+    out, err = start_driver(
+        path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ).communicate(timeout=300)
+    assert "2 trials" in out, err
     assert final_rows(results_of(tmp_path / "results", "remote")).num_rows == 2
 
 
@@ -277,8 +272,6 @@ def test_an_interrupted_run_keeps_whole_parts_and_says_so(tmp_path):
     """SIGINT to the driver: Ray Tune stops the trials, every row so far is written."""
     import signal
     import time
-
-    import ray
 
     path = function_recipe(
         tmp_path,
@@ -290,16 +283,8 @@ def test_an_interrupted_run_keeps_whole_parts_and_says_so(tmp_path):
         scheduler: {type: none}
         """,
     )
-    address = ray.get_runtime_context().gcs_address
-    driver = subprocess.Popen(
-        ["tunefw", "run", str(path), "--address", address],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while "running" not in (driver.stderr.readline() or "") and time.monotonic() < deadline:
-        pass
+    driver = start_driver(path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: "running" in (driver.stderr.readline() or ""))
     time.sleep(6)
     driver.send_signal(signal.SIGINT)
     out, err = driver.communicate(timeout=120)

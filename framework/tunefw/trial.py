@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import ray
 from ray import tune
 
 from tunefw.context import TrialContext
@@ -25,6 +26,7 @@ from tunefw.imports import extend_sys_path
 from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.protocols import Dataset, Split
 from tunefw.recipe import Recipe
+from tunefw.store.columns import NODE_ID_RESULT_KEY
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,13 @@ def trial_seed(base: int | None, config: dict[str, Any]) -> int:
 STATE_FILE = "state.pkl"
 
 
+@lru_cache(maxsize=1)
+def _node_id() -> str:
+    return str(ray.get_runtime_context().get_node_id())
+
+
 def _report(metrics: dict[str, Any], state: Any) -> None:
+    metrics[NODE_ID_RESULT_KEY] = _node_id()
     if state is None:
         tune.report(metrics)
         return

@@ -19,6 +19,7 @@ TRIAL_ID = "trial_id"
 ITERATION = "iteration"
 TIMESTAMP = "timestamp"
 TRIAL_TIME = "trial_time_s"
+NODE_ID = "node_id"
 NODE_IP = "node_ip"
 HOSTNAME = "hostname"
 STATUS = "status"
@@ -39,6 +40,7 @@ RESERVED_SCHEMA = pa.schema(
         (ITERATION, pa.int64()),
         (TIMESTAMP, pa.timestamp("ms", tz="UTC")),
         (TRIAL_TIME, pa.float64()),
+        (NODE_ID, pa.string()),
         (NODE_IP, pa.string()),
         (HOSTNAME, pa.string()),
         (STATUS, pa.string()),
@@ -46,9 +48,13 @@ RESERVED_SCHEMA = pa.schema(
     ]
 )
 
-#: Keys Ray Tune adds to every result; they map to reserved columns or are dropped.
+#: The key under which a trial's worker adds its Ray node id to each result.
+NODE_ID_RESULT_KEY = "tunefw_node_id"
+
+#: Keys Ray Tune (and tunefw's worker) add to every result: reserved columns, or dropped.
 RAY_RESULT_KEYS = frozenset(
     {
+        NODE_ID_RESULT_KEY,
         "checkpoint_dir_name",
         "config",
         "date",

@@ -98,6 +98,7 @@ class ResultWriter(Callback):
             col.ITERATION: iteration,
             col.TIMESTAMP: datetime.now(timezone.utc),
             col.TRIAL_TIME: result.get("time_total_s"),
+            col.NODE_ID: result.get(col.NODE_ID_RESULT_KEY),
             col.NODE_IP: result.get("node_ip"),
             col.HOSTNAME: result.get("hostname"),
             col.STATUS: col.RUNNING,
