@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import boto3
 import pytest
 
@@ -63,11 +65,22 @@ def test_run_results_and_resume_on_s3(tmp_path, s3_server, s3_bucket, capsys):
     assert final_rows(read_results(location)).num_rows == 4
 
 
-def test_an_unreachable_storage_uri_is_one_line(tmp_path, capsys):
+def test_an_unknown_storage_scheme_is_one_line(tmp_path, capsys):
     path = function_recipe(tmp_path, RECIPE)
     assert main(["run", str(path), "--storage", "nosuchscheme://bucket/x"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: storage: cannot open nosuchscheme://")
+
+
+def test_an_unreachable_storage_server_is_one_line(tmp_path, capsys):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    uri = f"s3://bucket/x?endpoint_override=127.0.0.1:{port}&scheme=http"
+    assert main(["run", str(function_recipe(tmp_path, RECIPE)), "--storage", uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: storage: cannot reach s3://bucket/x:")
+    assert "Could not connect" in err[0]
 
 
 def test_credentials_in_a_uri_are_not_shown(tmp_path, capsys):
