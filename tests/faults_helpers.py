@@ -58,3 +58,17 @@ def wait_until(ready: Callable[[], object], timeout: float = 120) -> None:
 
 def has_parts(results_dir: Path) -> Callable[[], bool]:
     return lambda: bool(list(results_dir.glob("part-*.parquet")))
+
+
+def running_trial_pids() -> list[int]:
+    """Processes of this machine running a Ray Tune function trial right now."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"ray::ImplicitFunc"):
+                pids.append(int(entry.name))
+    return pids

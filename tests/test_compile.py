@@ -50,9 +50,7 @@ def test_quickstart_compiles_to_asha_with_reused_actors(tmp_path):
 
 def test_resources_become_trial_resources(tmp_path):
     exp, _, _ = compiled(tmp_path, "resources.cpu=0.5", "resources.gpu=0.25")
-    request = exp.trainable._resources.required_resources
-    assert request["CPU"] == 0.5
-    assert request["GPU"] == 0.25
+    assert exp.resources == {"cpu": 0.5, "gpu": 0.25}
 
 
 def test_scheduler_can_be_turned_off(tmp_path):
@@ -80,7 +78,7 @@ def test_max_concurrent_reaches_the_search_algorithm(tmp_path):
 
 def test_the_trial_function_pickles(tmp_path):
     exp, _, _ = compiled(tmp_path)
-    restored = ray.cloudpickle.loads(ray.cloudpickle.dumps(exp.trainable))
+    restored = ray.cloudpickle.loads(ray.cloudpickle.dumps(exp.trial))
     assert callable(restored)
 
 

@@ -8,14 +8,19 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter
 from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from tunefw import registry
 from tunefw.context import TrialContext
+from tunefw.errors import PluginError
 from tunefw.protocols import Dataset, Split
 from tunefw.space import ParamSpec
 from tunefw.testing import contracts
+from tunefw.torch_target import TorchTarget
+from tunefw_plugins.trainables.torch_models import SmallCNN
 
 from .conftest import DATA
 
@@ -33,9 +38,26 @@ VALIDATION_EXAMPLES: dict[str, dict[str, Any]] = {
     "holdout": {"fraction": 0.25, "stratify": True},
     "kfold": {"folds": 4},
     "stratified_kfold": {"folds": 3, "seed": 1},
+    "group_kfold": {"folds": 3},
+    "repeated_kfold": {"folds": 3, "repeats": 2, "stratify": True},
+    "timeseries": {"folds": 4, "gap": 2},
+    "leave_one_out": {},
 }
+SMALL = Dataset(IRIS.X[::10], IRIS.y[::10], groups=np.arange(15) % 5)
+
+
+def _torch_target() -> TorchTarget:
+    return TorchTarget(model=SmallCNN(64, 10))
+
+
+SKLEARN = (lambda: LogisticRegression(), lambda t: t.get_params())
+TORCH = (_torch_target, lambda t: t.snapshot())
 REGULARIZER_EXAMPLES: dict[str, tuple[dict[str, Any], Any]] = {
-    "l2": ({"range": [1e-3, 1.0]}, "sklearn.linear_model:LogisticRegression"),
+    "l1": ({"range": [1e-3, 1.0]}, SKLEARN),
+    "l2": ({"range": [1e-3, 1.0]}, SKLEARN),
+    "elastic_net": ({"range": [1e-3, 1.0], "l1_ratio": [0.2, 0.8]}, SKLEARN),
+    "dropout": ({"range": [0.1, 0.5]}, TORCH),
+    "early_stopping": ({"patience": 2}, TORCH),
 }
 
 
@@ -54,6 +76,10 @@ def _context(config: dict[str, Any], metric: str):
 
 
 TRAINABLE_EXAMPLES: dict[str, tuple[dict[str, Any], Any]] = {
+    "torch": (
+        {"model": "mlp", "epochs": 3, "batch_size": 32},
+        _context({"hidden": 16}, "accuracy"),
+    ),
     "sklearn": (
         {"estimator": "sklearn.svm.SVC"},
         _context({"C": 1.0, "kernel": "rbf"}, "accuracy"),
@@ -87,18 +113,47 @@ def test_search_contract(name):
 @pytest.mark.parametrize("name", sorted(VALIDATION_EXAMPLES))
 def test_validation_contract(name):
     plugin = registry.load("validation", name)
-    contracts.check_validation_strategy(plugin, VALIDATION_EXAMPLES[name], IRIS)
+    contracts.check_validation_strategy(plugin, VALIDATION_EXAMPLES[name], SMALL)
 
 
 @pytest.mark.parametrize("name", sorted(REGULARIZER_EXAMPLES))
 def test_regularizer_contract(name):
-    from tunefw.imports import import_object
+    params, (make_target, snapshot) = REGULARIZER_EXAMPLES[name]
+    unsupported = SVC() if make_target is _torch_target else DecisionTreeClassifier()
+    plugin = registry.load("regularization", name)
+    contracts.check_regularizer(plugin, params, make_target, unsupported, snapshot)
 
-    params, estimator = REGULARIZER_EXAMPLES[name]
-    cls = import_object(estimator, "test")
-    contracts.check_regularizer(
-        registry.load("regularization", name), params, cls, DecisionTreeClassifier()
-    )
+
+def test_group_kfold_keeps_groups_apart():
+    plugin = registry.load("validation", "group_kfold")
+    for split in plugin(plugin.Params(folds=5)).splits(SMALL):
+        assert not set(SMALL.groups[split.train]) & set(SMALL.groups[split.valid])
+
+
+def test_group_kfold_without_groups_is_refused():
+    plugin = registry.load("validation", "group_kfold")
+    with pytest.raises(PluginError, match="group_kfold needs groups"):
+        plugin(plugin.Params()).splits(IRIS)
+
+
+def test_timeseries_validates_on_later_rows():
+    plugin = registry.load("validation", "timeseries")
+    for split in plugin(plugin.Params(folds=3, gap=1)).splits(SMALL):
+        assert split.train.max() + 1 < split.valid.min()
+
+
+def test_penalties_reach_sklearn_and_torch():
+    l1 = registry.load("regularization", "l1")
+    model = l1(l1.Params()).apply(LogisticRegression(), {"l1": 0.5})
+    assert (model.C, model.l1_ratio, model.solver) == (2.0, 1.0, "saga")
+    net = registry.load("regularization", "elastic_net")
+    config = {"elastic_net": 0.1, "elastic_net_l1_ratio": 0.25}
+    sgd = net(net.Params()).apply(SGDClassifier(), config)
+    assert (sgd.alpha, sgd.l1_ratio, sgd.penalty) == (0.1, 0.25, "elasticnet")
+    target = net(net.Params()).apply(_torch_target(), config)
+    assert target.l1 == pytest.approx(0.025) and target.weight_decay == pytest.approx(0.075)
+    with pytest.raises(PluginError, match="l1 cannot be applied to Ridge"):
+        l1(l1.Params()).check(Ridge())
 
 
 @pytest.mark.parametrize("name", sorted(TRAINABLE_EXAMPLES))
@@ -106,7 +161,7 @@ def test_trainable_contract(name, monkeypatch):
     monkeypatch.syspath_prepend(str(DATA))
     params, make_context = TRAINABLE_EXAMPLES[name]
     reports = contracts.check_trainable(registry.load("trainable", name), params, make_context)
-    assert len(reports) == 3  # three folds for sklearn, three steps for the function
+    assert len(reports) == 3  # three folds for sklearn, steps for the function, epochs for torch
 
 
 def test_stratified_splits_keep_class_balance():

@@ -234,3 +234,23 @@ def test_console_script_exit_code_and_debug_traceback(tmp_path):
     )
     assert debug.returncode != 0
     assert "Traceback" in debug.stderr and "RecipeError" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["trainable.estimator=sklearn.svm.SVC", "trainable.params={}", "search.space={}",
+             "regularization=[{name: dropout}]"],
+            "regularization: dropout cannot be applied to SVC",
+        ),
+        (["validation={strategy: group_kfold, folds: 3}"], "validation: group_kfold needs groups"),
+        (["validation={strategy: holdout, fraction: 1.5}"],
+         "validation.fraction: Input should be less than 1"),
+        (["validation={strategy: kfold, folds: 500}"],
+         "validation: Cannot have number of splits n_splits=500"),
+    ],
+)  # fmt: skip
+def test_plugin_refusals_before_any_trial(recipe_file, capsys, overrides, message):
+    assert validate(recipe_file(SKLEARN), *overrides) == 2
+    assert message in one_error_line(capsys)

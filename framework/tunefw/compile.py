@@ -5,7 +5,7 @@ Pure: it builds objects and starts nothing, so it is tested without Ray running.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from ray import tune
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
+from tunefw.data import SharedData
 from tunefw.guards import RunGuard
 from tunefw.plugins import ResolvedPlugins
 from tunefw.protocols import SearchPlan
@@ -25,13 +26,22 @@ from tunefw.trial import make_trial
 
 @dataclass(frozen=True)
 class CompiledExperiment:
-    trainable: Any
+    trial: Callable[..., None]
+    resources: dict[str, float]
     param_space: dict[str, Any]
     tune_config: tune.TuneConfig
     run_config: tune.RunConfig
     scheduler: TrialScheduler
     writer: ResultWriter
     guard: RunGuard
+
+    def trainable(self, shared: SharedData | None) -> Any:
+        """The trial function with its resources, and the data put in the object store.
+
+        Needs a running Ray: ``tune.with_parameters`` puts ``shared`` in the object store once.
+        """
+        trial = self.trial if shared is None else tune.with_parameters(self.trial, shared=shared)
+        return tune.with_resources(trial, self.resources)
 
 
 def compile_experiment(
@@ -52,8 +62,6 @@ def compile_experiment(
     (and any callback given the same set) reads.
     """
     stopped_early = set() if stopped_early is None else stopped_early
-    resources = {"cpu": recipe.resources.cpu, "gpu": recipe.resources.gpu}
-    trainable = tune.with_resources(make_trial(recipe, import_paths), resources)
     scheduler = build_scheduler(recipe.scheduler, stopped_early)
     config_types = {name: spec.arrow_type() for name, spec in plugins.space.items()}
     guard = RunGuard()
@@ -78,7 +86,8 @@ def compile_experiment(
         verbose=0,
     )
     return CompiledExperiment(
-        trainable=trainable,
+        trial=make_trial(recipe, import_paths),
+        resources={"cpu": recipe.resources.cpu, "gpu": recipe.resources.gpu},
         param_space=plan.param_space,
         tune_config=tune_config,
         run_config=run_config,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tunefw.data import SharedData, share_data
 from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.recipe import Recipe
@@ -17,11 +18,13 @@ class Prepared:
     recipe: Recipe
     plugins: ResolvedPlugins
     plan: SearchPlan
+    shared: SharedData | None
 
 
 def prepare_recipe(recipe: Recipe) -> Prepared:
-    """Resolve the plugins, run every cross-plugin check, and make the search plan."""
+    """Resolve the plugins, load and split the data, run every check, make the search plan."""
     plugins = resolve(recipe)
+    shared = share_data(recipe.data, plugins.validation)
     plugins.trainable.check(plugins.space, recipe.objective.metric, plugins.regularizers)
     settings = SearchSettings(
         num_samples=recipe.search.num_samples,
@@ -31,4 +34,4 @@ def prepare_recipe(recipe: Recipe) -> Prepared:
         mode=recipe.objective.mode,
         initial_points=warm_start_points(recipe, plugins.space),
     )
-    return Prepared(recipe, plugins, plugins.search.plan(plugins.space, settings))
+    return Prepared(recipe, plugins, plugins.search.plan(plugins.space, settings), shared)

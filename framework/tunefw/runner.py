@@ -160,7 +160,7 @@ def run_experiment(
 
     def tuner() -> tune.Tuner:
         return tune.Tuner(
-            compiled.trainable,
+            compiled.trainable(prepared.shared),
             param_space=compiled.param_space,
             tune_config=compiled.tune_config,
             run_config=compiled.run_config,
@@ -195,7 +195,7 @@ def resume_experiment(
             )
         restored = tune.Tuner.restore(
             location.ray_dir,
-            trainable=compiled.trainable,
+            trainable=compiled.trainable(prepared.shared),
             param_space=compiled.param_space,
             storage_filesystem=fs,
             restart_errored=restart_errored,

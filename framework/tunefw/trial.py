@@ -1,19 +1,19 @@
 """The function Ray Tune runs for each trial, in a worker process.
 
-A worker rebuilds what it needs from the recipe and the entry points, never from driver
-state. The rebuild (plugins, data, splits) is cached per process, so with ``reuse_actors``
-each actor pays for it once, not once per trial.
+A worker rebuilds its plugins from the recipe and the entry points, never from driver state,
+and caches them per process, so with ``reuse_actors`` each actor pays for it once. The data
+and splits arrive through the object store (``tune.with_parameters``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import tempfile
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -21,29 +21,19 @@ import ray
 from ray import tune
 
 from tunefw.context import TrialContext
-from tunefw.data import load_data
+from tunefw.data import SharedData
 from tunefw.imports import extend_sys_path
 from tunefw.plugins import ResolvedPlugins, resolve
-from tunefw.protocols import Dataset, Split
 from tunefw.recipe import Recipe
 from tunefw.store.columns import NODE_ID_RESULT_KEY
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    recipe: Recipe
-    plugins: ResolvedPlugins
-    data: Dataset | None
-    splits: tuple[Split, ...]
-
-
 @lru_cache(maxsize=2)
-def _prepare(recipe_json: str) -> _Prepared:
+def _resolve(recipe_json: str) -> tuple[Recipe, ResolvedPlugins]:
+    # Ray Train logs every checkpoint at INFO; tunefw stores results, not log lines.
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
     recipe = Recipe.model_validate_json(recipe_json)
-    plugins = resolve(recipe)
-    data = load_data(recipe.data) if recipe.data is not None else None
-    splits = tuple(plugins.validation.splits(data)) if data is not None else ()
-    return _Prepared(recipe, plugins, data, splits)
+    return recipe, resolve(recipe)
 
 
 def trial_seed(base: int | None, config: dict[str, Any]) -> int:
@@ -90,20 +80,20 @@ def make_trial(
     recipe_json = recipe.model_dump_json(by_alias=True)
     paths = tuple(import_paths)
 
-    def tunefw_trial(config: dict[str, Any]) -> None:
+    def tunefw_trial(config: dict[str, Any], shared: SharedData | None = None) -> None:
         extend_sys_path(paths)
-        prepared = _prepare(recipe_json)
+        recipe, plugins = _resolve(recipe_json)
         ctx = TrialContext(
             config=config,
-            metric=prepared.recipe.objective.metric,
+            metric=recipe.objective.metric,
             reporter=_report,
-            data=prepared.data,
-            splits=prepared.splits,
-            regularizers=prepared.plugins.regularizers,
-            regularizer_keys=prepared.plugins.regularizer_keys,
-            seed=trial_seed(prepared.recipe.search.seed, config),
+            data=shared.data if shared else None,
+            splits=shared.splits if shared else (),
+            regularizers=plugins.regularizers,
+            regularizer_keys=plugins.regularizer_keys,
+            seed=trial_seed(recipe.search.seed, config),
             restored=_restored_state(),
         )
-        prepared.plugins.trainable.run(ctx)
+        plugins.trainable.run(ctx)
 
     return tunefw_trial

@@ -11,7 +11,7 @@ from tunefw.protocols import Dataset, Split
 class SplitterStrategy:
     """Base for strategies backed by a scikit-learn cross-validator."""
 
-    stratified = False
+    uses_groups = False
 
     def __init__(self, params: Any) -> None:
         self.params = params
@@ -20,10 +20,13 @@ class SplitterStrategy:
         raise NotImplementedError
 
     def n_splits(self, data: Dataset) -> int:
-        return int(self.splitter().get_n_splits(data.X, data.y, data.groups))
+        return int(self.splitter().get_n_splits(data.X, data.y, self._groups(data)))
 
     def splits(self, data: Dataset) -> Sequence[Split]:
         return [
             Split(train=train, valid=valid)
-            for train, valid in self.splitter().split(data.X, data.y, data.groups)
+            for train, valid in self.splitter().split(data.X, data.y, self._groups(data))
         ]
+
+    def _groups(self, data: Dataset) -> Any:
+        return data.groups if self.uses_groups else None

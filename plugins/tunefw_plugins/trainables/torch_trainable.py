@@ -1,0 +1,181 @@
+"""``torch``: train a torch classifier, reporting validation accuracy and loss every epoch.
+
+The model is a built-in (``mlp``, ``cnn``) or any ``module:factory`` called with
+``(n_features, n_classes, **model_params)``. Hyperparameters in the space override the
+params of the same name (``lr``, ``batch_size``, ``epochs``, ``momentum``) or are passed to
+the model (``hidden``, ``layers``, ``channels``...). The trial trains on the validation
+strategy's first split, on CUDA when Ray gave it a GPU, seeded by the trial's seed, and
+checkpoints every ``checkpoint_every`` epochs, so a retried or resumed trial goes on from there.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from tunefw.context import TrialContext
+from tunefw.errors import RecipeError
+from tunefw.imports import import_object
+from tunefw.protocols import Regularizer
+from tunefw.space import ParamSpec
+from tunefw.torch_target import TorchTarget
+from tunefw_plugins.trainables.torch_models import BUILT_IN
+
+METRICS = ("accuracy", "loss")
+TRAINING_KEYS = ("lr", "batch_size", "epochs", "momentum")
+
+
+class TorchParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field("mlp", description="'mlp', 'cnn', or an import path 'module:factory'.")
+    model_params: dict[str, Any] = Field(default_factory=dict)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1, description="For sgd.")
+    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(10, ge=1)
+    checkpoint_every: int = Field(1, ge=1, description="Checkpoint every N epochs (and the last).")
+    amp: bool = Field(False, description="Mixed precision (bfloat16 autocast) on a GPU.")
+
+
+class TorchTrainable:
+    Params = TorchParams
+
+    def __init__(self, params: TorchParams) -> None:
+        self.params = params
+
+    def _factory(self) -> Any:
+        name = self.params.model
+        return BUILT_IN.get(name) or import_object(name, "trainable.model")
+
+    def check(
+        self, space: Mapping[str, ParamSpec], metric: str, regularizers: Sequence[Regularizer]
+    ) -> None:
+        if metric not in METRICS:
+            raise RecipeError(
+                f"objective.metric: the torch trainable never reports {metric!r}; "
+                f"it reports {', '.join(METRICS)}"
+            )
+        factory = self._factory()
+        accepted = set(inspect.signature(factory).parameters) - {"n_features", "n_classes"}
+        reg_keys = {k for r in regularizers for k in r.hyperparameters()}
+        for key in space:
+            if key not in reg_keys and key not in accepted and key not in TRAINING_KEYS:
+                raise RecipeError(
+                    f"search.space.{key}: neither a training setting ({', '.join(TRAINING_KEYS)})"
+                    f" nor a parameter of the model {self.params.model!r}"
+                )
+        probe = TorchTarget(model=nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.0)))
+        for regularizer in regularizers:
+            regularizer.check(probe)
+
+    def run(self, ctx: TrialContext) -> None:
+        if ctx.data is None or not ctx.splits:
+            raise RecipeError("data: the torch trainable needs a data section with a loader")
+        settings = self.params.model_copy(
+            update={k: v for k, v in ctx.config.items() if k in TRAINING_KEYS}
+        )
+        torch.manual_seed(ctx.seed or 0)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        amp = settings.amp and device.type == "cuda"
+        X = torch.tensor(np.asarray(ctx.data.X, dtype=np.float32))  # a copy: shared data is
+        y = torch.tensor(np.asarray(ctx.data.y, dtype=np.int64))  # read-only in the object store
+        split = ctx.splits[0]
+        train, valid = torch.tensor(split.train), torch.tensor(split.valid)
+        model_kwargs = {
+            **self.params.model_params,
+            **{k: v for k, v in ctx.hyperparameters.items() if k not in TRAINING_KEYS},
+        }
+        model = self._factory()(X.shape[1], int(y.max()) + 1, **model_kwargs)
+        target = ctx.regularize(TorchTarget(model=model))
+        model.to(device)
+        optimizer = _optimizer(settings, model, target.weight_decay)
+        state = ctx.restored or {}
+        first = int(state.get("epoch", 0)) + 1
+        if state:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        watch = _Plateau(target, ctx.metric)
+        generator = torch.Generator().manual_seed(ctx.seed or 0)
+        for epoch in range(first, settings.epochs + 1):
+            order = train[torch.randperm(len(train), generator=generator)]
+            train_loss = 0.0
+            model.train()
+            for batch in order.split(settings.batch_size):
+                xb, yb = X[batch].to(device), y[batch].to(device)
+                with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                    loss = nn.functional.cross_entropy(model(xb), yb) + target.penalty()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                train_loss += float(loss.detach()) * len(batch)
+            metrics = {**_evaluate(model, X[valid], y[valid], device), "epoch": epoch}
+            metrics["train_loss"] = train_loss / len(train)
+            if state:
+                metrics["resumed_from_epoch"] = first - 1
+            reason = watch.update(metrics[ctx.metric], epoch)
+            last = epoch == settings.epochs or reason is not None
+            save = last or epoch % settings.checkpoint_every == 0
+            if reason:
+                metrics["stopped_reason"] = reason
+            ctx.report(metrics, state=_state(model, optimizer, epoch) if save else None)
+            if reason:
+                return
+
+
+def _optimizer(settings: TorchParams, model: nn.Module, weight_decay: float) -> Any:
+    params = model.parameters()
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=settings.lr, momentum=settings.momentum, weight_decay=weight_decay
+        )
+    cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=settings.lr, weight_decay=weight_decay)
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, device: Any) -> dict[str, float]:
+    model.eval()
+    logits = model(X.to(device))
+    target = y.to(device)
+    return {
+        "accuracy": float((logits.argmax(1) == target).float().mean()),
+        "loss": float(nn.functional.cross_entropy(logits, target)),
+    }
+
+
+def _state(model: nn.Module, optimizer: Any, epoch: int) -> dict[str, Any]:
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"epoch": epoch, "model": weights, "optimizer": optimizer.state_dict()}
+
+
+class _Plateau:
+    """Applies the target's early-stopping rule, if any, to the objective's metric."""
+
+    def __init__(self, target: TorchTarget, metric: str) -> None:
+        self.rule = target.early_stopping
+        self.metric = metric
+        self.sign = 1.0 if metric == "accuracy" else -1.0
+        self.best = -np.inf
+        self.best_epoch = 0
+
+    def update(self, value: float, epoch: int) -> str | None:
+        if self.rule is None:
+            return None
+        if self.sign * value > self.best + self.rule.min_delta:
+            self.best, self.best_epoch = self.sign * value, epoch
+            return None
+        if epoch - self.best_epoch >= self.rule.patience:
+            return (
+                f"early_stopping: {self.metric} did not improve by more than "
+                f"{self.rule.min_delta} in {self.rule.patience} epochs (best at epoch "
+                f"{self.best_epoch})"
+            )
+        return None

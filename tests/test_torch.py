@@ -1,0 +1,101 @@
+"""The torch trainable on real Ray: per-epoch reports, regularizers, checkpoints, retries."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from tunefw.cli.main import main
+from tunefw.store import columns as col
+from tunefw.store.reader import final_rows, read_results
+
+from .faults_helpers import experiment, running_trial_pids, stored_keys, wait_until
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def torch_recipe(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(textwrap.dedent(body) + f"storage: {tmp_path / 'results'}\n")
+    return path
+
+
+def test_a_cnn_on_digits_with_searched_regularization(tmp_path):
+    path = torch_recipe(
+        tmp_path,
+        """
+        name: cnn
+        trainable: {kind: torch, model: cnn, model_params: {image_shape: [1, 8, 8]}, epochs: 4}
+        data: {loader: "sklearn.datasets:load_digits"}
+        objective: {metric: accuracy, mode: max}
+        search: {num_samples: 3, seed: 0, space: {lr: {loguniform: [1.0e-3, 1.0e-2]}, channels: 8}}
+        validation: {strategy: holdout, stratify: true}
+        regularization: [{name: l2, range: [1.0e-6, 1.0e-3]}, {name: dropout}]
+        scheduler: {type: none}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    table = read_results(experiment(tmp_path, "cnn"))
+    assert table.num_rows == 12, "one report per epoch"
+    finals = final_rows(table).to_pylist()
+    assert all(r[col.STATUS] == col.TERMINATED for r in finals)
+    assert max(r["metric.accuracy"] for r in finals) > 0.9
+    assert {"config.l2", "config.dropout", "config.lr"} <= set(table.column_names)
+
+
+def test_early_stopping_ends_a_stalled_trial_and_says_why(tmp_path):
+    path = torch_recipe(
+        tmp_path,
+        """
+        name: stall
+        trainable: {kind: torch, model: mlp, epochs: 30, optimizer: sgd}
+        data: {loader: "sklearn.datasets:load_digits"}
+        objective: {metric: accuracy, mode: max}
+        search: {num_samples: 1, space: {lr: 1.0e-7}}
+        regularization: [{name: early_stopping, patience: 2, min_delta: 0.01}]
+        scheduler: {type: none}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    (last,) = final_rows(read_results(experiment(tmp_path, "stall"))).to_pylist()
+    assert last[col.ITERATION] < 30
+    assert last["metric.stopped_reason"].startswith("early_stopping: accuracy did not improve")
+
+
+def test_a_killed_actor_resumes_the_torch_trial_from_its_checkpoint(tmp_path):
+    path = torch_recipe(
+        tmp_path,
+        """
+        name: killed-torch
+        trainable: {kind: torch, model: mlp, epochs: 40, batch_size: 8}
+        data: {loader: "sklearn.datasets:load_digits"}
+        objective: {metric: accuracy, mode: max}
+        search: {num_samples: 1, space: {hidden: 32}}
+        scheduler: {type: none}
+        failure: {max_retries: 1}
+        """,
+    )
+    ray_dir = tmp_path / "results" / "killed-torch" / "ray"
+
+    def kill_after_a_checkpoint() -> None:
+        wait_until(lambda: list(ray_dir.glob("*/checkpoint_000002")))
+        for pid in running_trial_pids():
+            os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_after_a_checkpoint)
+    killer.start()
+    assert main(["run", str(path)]) == 0
+    killer.join()
+    location = experiment(tmp_path, "killed-torch")
+    table = read_results(location)
+    assert sorted(table[col.ITERATION].to_pylist()) == list(range(1, 41))
+    assert final_rows(table)[col.STATUS].to_pylist() == [col.TERMINATED]
+    resumed = [v for v in table["metric.resumed_from_epoch"].to_pylist() if v is not None]
+    assert resumed and min(resumed) >= 3, "the retry started from a checkpoint, not epoch 0"
+    keys = stored_keys(location)
+    assert len(keys) == len(set(keys)) == 40
