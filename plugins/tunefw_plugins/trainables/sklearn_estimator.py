@@ -12,8 +12,11 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.sparse import issparse
 from sklearn.base import clone
 from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
@@ -29,6 +32,9 @@ class SklearnTrainable:
         estimator: str = Field(description="Import path, e.g. sklearn.svm.SVC.")
         params: dict[str, Any] = Field(
             default_factory=dict, description="Fixed constructor arguments."
+        )
+        standardize: bool = Field(
+            False, description="Scale features to zero mean and unit variance (fit per split)."
         )
 
     def __init__(self, params: Params) -> None:
@@ -85,6 +91,8 @@ class SklearnTrainable:
         scores: list[float] = []
         for fold, split in enumerate(ctx.splits, start=1):
             model = ctx.regularize(clone(base).set_params(**hyper))
+            if self.params.standardize:
+                model = make_pipeline(StandardScaler(with_mean=not issparse(X)), model)
             started = time.perf_counter()
             model.fit(_rows(X, split.train), _rows(y, split.train))
             fit_time = time.perf_counter() - started

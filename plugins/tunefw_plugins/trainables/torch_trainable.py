@@ -43,6 +43,9 @@ class TorchParams(BaseModel):
     epochs: int = Field(10, ge=1)
     checkpoint_every: int = Field(1, ge=1, description="Checkpoint every N epochs (and the last).")
     amp: bool = Field(False, description="Mixed precision (bfloat16 autocast) on a GPU.")
+    standardize: bool = Field(
+        False, description="Scale features by the training rows' mean and standard deviation."
+    )
 
 
 class TorchTrainable:
@@ -89,6 +92,9 @@ class TorchTrainable:
         y = torch.tensor(np.asarray(ctx.data.y, dtype=np.int64))  # read-only in the object store
         split = ctx.splits[0]
         train, valid = torch.tensor(split.train), torch.tensor(split.valid)
+        if settings.standardize:
+            mean, std = X[train].mean(0), X[train].std(0).clamp_min(1e-6)
+            X = (X - mean) / std
         model_kwargs = {
             **self.params.model_params,
             **{k: v for k, v in ctx.hyperparameters.items() if k not in TRAINING_KEYS},
