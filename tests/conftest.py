@@ -29,6 +29,7 @@ S3_PORT = _free_port()
 S3_SECRET = "tunefw-test-secret-key-never-stored"
 os.environ["HOME"] = tempfile.mkdtemp(prefix="tunefw-test-home-")
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 # The local S3 server's address and credentials, set before Ray starts so workers see them.
 os.environ |= {

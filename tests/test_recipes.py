@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,9 @@ TINY = {
     "text_topics": ["search.num_samples=2"],
     "audio_tones": ["search.num_samples=2", "trainable.epochs=3", "scheduler.max_t=3",
                     "scheduler.grace_period=1"],
+    "transfer_pretrain_digits04": ["trainable.epochs=2", "trainable.save_model={weights}"],
+    "transfer_finetune_digits59": ["search.num_samples=2", "search.space.epochs=2",
+                                   "trainable.pretrained={weights}"],
 }  # fmt: skip
 
 
@@ -28,12 +32,22 @@ def test_every_recipe_is_covered():
     assert shipped == set(TINY)
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
-def test_recipe_runs(name, tmp_path, capsys, monkeypatch):
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the pretraining recipe writes, and the fine-tuning recipe reads, its weights."""
+    return tmp_path_factory.mktemp("transfer") / "digits04.pt"
+
+
+# The pretraining recipe sorts after the fine-tuning one; it must run first.
+ORDER = sorted(TINY, key=lambda name: (name == "transfer_finetune_digits59", name))
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_recipe_runs(name, tmp_path, capsys, monkeypatch, weights):
     monkeypatch.chdir(REPO)  # recipes name their data relative to the repository root
     args = ["run", f"recipes/{name}.yaml", "--storage", str(tmp_path)]
     for override in TINY[name]:
-        args += ["--set", override]
+        args += ["--set", override.format(weights=weights)]
     assert main(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert re.search(r"best \w+ \d\.\d+", out), out

@@ -99,3 +99,36 @@ def test_a_killed_actor_resumes_the_torch_trial_from_its_checkpoint(tmp_path):
     assert resumed and min(resumed) >= 3, "the retry started from a checkpoint, not epoch 0"
     keys = stored_keys(location)
     assert len(keys) == len(set(keys)) == 40
+
+
+def test_transfer_loads_matching_tensors_and_freezes(tmp_path):
+    import torch
+
+    from tunefw_plugins.trainables.torch_models import MLP
+    from tunefw_plugins.trainables.torch_trainable import load_state, save_state, transfer
+
+    source = MLP(64, 5, hidden=16)
+    save_state(source, str(tmp_path / "w.pt"))
+    target = MLP(64, 3, hidden=16)  # a new head: 3 classes
+    transfer(target, load_state(str(tmp_path / "w.pt")), freeze=["body.0.*"])
+    assert torch.equal(target.body[0].weight, source.body[0].weight)
+    assert torch.equal(target.body[3].weight, source.body[3].weight)
+    assert target.body[6].weight.shape == (3, 16), "the mismatched head stays fresh"
+    frozen = {n for n, p in target.named_parameters() if not p.requires_grad}
+    assert frozen == {"body.0.weight", "body.0.bias"}
+
+
+def test_missing_pretrained_weights_fail_validation(tmp_path, capsys):
+    path = torch_recipe(
+        tmp_path,
+        f"""
+        name: missing-weights
+        trainable: {{kind: torch, pretrained: "{tmp_path / "nope.pt"}"}}
+        data: {{loader: "sklearn.datasets:load_digits"}}
+        objective: {{metric: accuracy, mode: max}}
+        search: {{space: {{lr: 0.01}}}}
+        """,
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trainable.pretrained: cannot load" in err[0]

@@ -39,7 +39,11 @@ def embedded_env() -> dict[str, str]:
     Ray turns token authentication on for a new local instance; given a token made for this
     process alone, it neither reads nor writes ``~/.ray/auth_token``.
     """
-    env = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    env = {
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        # Trials keep the driver's working directory, so relative paths mean the same there.
+        "RAY_CHDIR_TO_TRIAL_DIR": "0",
+    }
     if "RAY_AUTH_MODE" not in os.environ and "RAY_AUTH_TOKEN" not in os.environ:
         env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     return env

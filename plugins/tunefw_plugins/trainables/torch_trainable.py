@@ -10,12 +10,16 @@ checkpoints every ``checkpoint_every`` epochs, so a retried or resumed trial goe
 
 from __future__ import annotations
 
+import fnmatch
 import inspect
+import io
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
+from pyarrow import fs as pafs
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
@@ -46,6 +50,19 @@ class TorchParams(BaseModel):
     standardize: bool = Field(
         False, description="Scale features by the training rows' mean and standard deviation."
     )
+    pretrained: str | None = Field(
+        None, description="A state dict (path or URI) to start from: transfer learning."
+    )
+    freeze: list[str] = Field(
+        default_factory=list, description="Parameter name patterns to freeze, e.g. 'body.0.*'."
+    )
+    reinit: list[str] = Field(
+        default_factory=list,
+        description="Parameter name patterns not taken from `pretrained`, e.g. the head.",
+    )
+    save_model: str | None = Field(
+        None, description="Write the trained state dict here (path or URI), for later transfer."
+    )
 
 
 class TorchTrainable:
@@ -75,6 +92,8 @@ class TorchTrainable:
                     f"search.space.{key}: neither a training setting ({', '.join(TRAINING_KEYS)})"
                     f" nor a parameter of the model {self.params.model!r}"
                 )
+        if self.params.pretrained:
+            load_state(self.params.pretrained)
         probe = TorchTarget(model=nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.0)))
         for regularizer in regularizers:
             regularizer.check(probe)
@@ -100,6 +119,10 @@ class TorchTrainable:
             **{k: v for k, v in ctx.hyperparameters.items() if k not in TRAINING_KEYS},
         }
         model = self._factory()(X.shape[1], int(y.max()) + 1, **model_kwargs)
+        if self.params.pretrained:
+            state = load_state(self.params.pretrained)
+            kept = {k: v for k, v in state.items() if not _matches(k, self.params.reinit)}
+            transfer(model, kept, self.params.freeze)
         target = ctx.regularize(TorchTarget(model=model))
         model.to(device)
         optimizer = _optimizer(settings, model, target.weight_decay)
@@ -133,11 +156,54 @@ class TorchTrainable:
                 metrics["stopped_reason"] = reason
             ctx.report(metrics, state=_state(model, optimizer, epoch) if save else None)
             if reason:
-                return
+                break
+        if self.params.save_model:
+            save_state(model, self.params.save_model)
+
+
+def load_state(where: str) -> dict[str, torch.Tensor]:
+    """A state dict from a local path or any URI pyarrow.fs understands."""
+    filesystem, path = pafs.FileSystem.from_uri(where) if "://" in where else (None, where)
+    try:
+        if filesystem is None:
+            return dict(torch.load(path, map_location="cpu", weights_only=True))
+        with filesystem.open_input_stream(path) as f:
+            return dict(torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True))
+    except (OSError, RuntimeError) as exc:
+        raise RecipeError(f"trainable.pretrained: cannot load {where}: {exc}") from None
+
+
+def save_state(model: nn.Module, where: str) -> None:
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    if "://" in where:
+        filesystem, path = pafs.FileSystem.from_uri(where)
+        with filesystem.open_output_stream(path) as out:
+            out.write(buffer.getvalue())
+        return
+    Path(where).parent.mkdir(parents=True, exist_ok=True)
+    Path(where).write_bytes(buffer.getvalue())
+
+
+def transfer(model: nn.Module, state: dict[str, torch.Tensor], freeze: Sequence[str]) -> None:
+    """Copy the pretrained tensors whose name and shape match (a new head stays fresh), and
+    freeze the parameters matching ``freeze``."""
+    own = model.state_dict()
+    matching = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not matching:
+        raise RecipeError("trainable.pretrained: no tensor matches the model by name and shape")
+    model.load_state_dict(matching, strict=False)
+    for name, parameter in model.named_parameters():
+        if _matches(name, freeze):
+            parameter.requires_grad_(False)
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
 
 def _optimizer(settings: TorchParams, model: nn.Module, weight_decay: float) -> Any:
-    params = model.parameters()
+    params = [p for p in model.parameters() if p.requires_grad]
     if settings.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=settings.lr, momentum=settings.momentum, weight_decay=weight_decay
