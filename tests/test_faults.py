@@ -120,7 +120,9 @@ def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys)
         """,
     )
     driver = start_driver(path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(has_parts(tmp_path / "results" / "killed-driver" / "results"))
+    root = tmp_path / "results" / "killed-driver"
+    wait_until(has_parts(root / "results"))
+    wait_until(lambda: list((root / "ray").glob("experiment_state-*.json")))  # Ray saved state
     driver.send_signal(signal.SIGKILL)  # about 10 s in, of about 20
     driver.wait(timeout=30)
     location = experiment(tmp_path, "killed-driver")

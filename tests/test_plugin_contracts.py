@@ -42,6 +42,7 @@ VALIDATION_EXAMPLES: dict[str, dict[str, Any]] = {
     "repeated_kfold": {"folds": 3, "repeats": 2, "stratify": True},
     "timeseries": {"folds": 4, "gap": 2},
     "leave_one_out": {},
+    "nested": {"outer_folds": 2, "inner": {"strategy": "kfold", "folds": 3}},
 }
 SMALL = Dataset(IRIS.X[::10], IRIS.y[::10], groups=np.arange(15) % 5)
 

@@ -19,6 +19,12 @@ class Prepared:
     plugins: ResolvedPlugins
     plan: SearchPlan
     shared: SharedData | None
+    settings: SearchSettings
+
+    def replanned(self, shared: SharedData | None) -> Prepared:
+        """The same recipe on other data, with a fresh search plan (a searcher runs once)."""
+        plan = self.plugins.search.plan(self.plugins.space, self.settings)
+        return Prepared(self.recipe, self.plugins, plan, shared, self.settings)
 
 
 def prepare_recipe(recipe: Recipe) -> Prepared:
@@ -34,4 +40,4 @@ def prepare_recipe(recipe: Recipe) -> Prepared:
         mode=recipe.objective.mode,
         initial_points=warm_start_points(recipe, plugins.space),
     )
-    return Prepared(recipe, plugins, plugins.search.plan(plugins.space, settings), shared)
+    return Prepared(recipe, plugins, plugins.search.plan(plugins.space, settings), shared, settings)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
+from tunefw.cli.run_cmd import nested_line
 from tunefw.errors import StoreError
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
@@ -167,6 +168,10 @@ def best(
     location = find_experiment(Storage.open(storage), name)
     found = find_best(location)
     console = Console()
+    nested = load_manifest(location).get("nested")
+    if nested:
+        line = nested_line(nested["metric"], nested["outer_scores"])
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(
         f"best {found.metric} {found.score:.4f} · trial {found.trial_id} ({found.status}, "
         f"{found.iteration} iterations)",

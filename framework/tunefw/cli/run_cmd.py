@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, SetOption, StorageOption
 from tunefw.compile import compile_experiment, total_trials
 from tunefw.imports import extend_sys_path, recipe_import_paths
+from tunefw.nested import is_nested, run_nested
 from tunefw.prepare import Prepared, prepare_recipe
 from tunefw.progress import ProgressLine
 from tunefw.recipe_file import load_recipe, validate_recipe
@@ -70,8 +72,30 @@ def run(
     if resume and location.exists():
         _resume(location, prepared, address, paths, restart_errored=False)
         return
+    if is_nested(prepared):
+        nested = run_nested(
+            prepared,
+            location,
+            lambda title: _options(prepared, address, paths, title),
+            overwrite=overwrite,
+        )
+        Console().print(
+            nested_line(loaded.objective.metric, nested.outer_scores),
+            highlight=False,
+            soft_wrap=True,
+        )
+        _finish(nested.summary, prepared)
+        return
     options = _options(prepared, address, paths, f"running {loaded.name}")
     _finish(run_experiment(prepared, location, options, overwrite=overwrite), prepared)
+
+
+def nested_line(metric: str, scores: list[float]) -> str:
+    mean, std = statistics.fmean(scores), statistics.pstdev(scores)
+    return (
+        f"nested CV estimate of the tuning procedure: {metric} {mean:.4f} ± {std:.4f} "
+        f"over {len(scores)} outer folds"
+    )
 
 
 def resume_cmd(
