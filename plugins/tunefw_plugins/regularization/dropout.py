@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunefw.errors import PluginError
 from tunefw.space import ParamSpec, Uniform
-from tunefw.torch_target import TorchTarget
+from tunefw_plugins.regularization._torch_only import torch_target
 
 T = TypeVar("T")
+WHY = "only torch models have dropout layers"
 
 
 class Dropout:
@@ -39,22 +40,17 @@ class Dropout:
         return {self.params.key: Uniform.model_validate({"uniform": self.params.range})}
 
     def check(self, target: object) -> None:
-        if not isinstance(target, TorchTarget):
-            raise PluginError(
-                f"regularization: dropout cannot be applied to {type(target).__name__}: "
-                "only torch models have dropout layers"
-            )
+        torch_target(target, "dropout", WHY)
 
     def apply(self, target: T, config: Mapping[str, Any]) -> T:
-        self.check(target)
-        assert isinstance(target, TorchTarget)
+        torch = torch_target(target, "dropout", WHY)
         rate = float(config[self.params.key])
-        layers = [m for m in target.model.modules() if type(m).__name__.startswith("Dropout")]
+        layers = [m for m in torch.model.modules() if type(m).__name__.startswith("Dropout")]
         if not layers:
             raise PluginError(
-                f"regularization: dropout found no dropout layer in {type(target.model).__name__}"
+                f"regularization: dropout found no dropout layer in {type(torch.model).__name__}"
             )
         for layer in layers:
             layer.p = rate
-        target.dropout = rate
+        torch.dropout = rate
         return target

@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunefw.errors import PluginError
 from tunefw.space import Constant, ParamSpec
 from tunefw.torch_target import EarlyStopping as Rule
-from tunefw.torch_target import TorchTarget
+from tunefw_plugins.regularization._torch_only import torch_target
 
 T = TypeVar("T")
+WHY = "it watches the epochs of a torch trainable (ASHA stops other trials)"
 
 
 class EarlyStopping:
@@ -35,15 +35,10 @@ class EarlyStopping:
         return {"early_stopping_patience": Constant(value=self.params.patience)}
 
     def check(self, target: object) -> None:
-        if not isinstance(target, TorchTarget):
-            raise PluginError(
-                f"regularization: early_stopping cannot be applied to {type(target).__name__}: "
-                "it watches the epochs of a torch trainable (ASHA stops other trials)"
-            )
+        torch_target(target, "early_stopping", WHY)
 
     def apply(self, target: T, config: Mapping[str, Any]) -> T:
-        self.check(target)
-        assert isinstance(target, TorchTarget)
+        torch = torch_target(target, "early_stopping", WHY)
         patience = int(config.get("early_stopping_patience", self.params.patience))
-        target.early_stopping = Rule(patience=patience, min_delta=self.params.min_delta)
+        torch.early_stopping = Rule(patience=patience, min_delta=self.params.min_delta)
         return target
