@@ -167,3 +167,25 @@ def test_warm_start_is_refused_by_grid_search(storage, tmp_path, capsys):
     capsys.readouterr()
     assert main(["validate", str(path)]) == 2
     assert "grid search visits every point" in capsys.readouterr().err
+
+
+def test_where_filters_trials_by_their_final_row(storage, capsys, tmp_path):
+    path = function_recipe(
+        tmp_path,
+        """
+        name: curve
+        trainable: {kind: function, function: "toy_trainables:quadratic"}
+        objective: {metric: loss, mode: min}
+        search: {num_samples: 3, seed: 0, space: {x: {uniform: [0, 1]}}}
+        scheduler: {type: none}
+        """,
+    )
+    path.write_text(path.read_text().replace(str(tmp_path / "results"), str(storage)))
+    assert main(["run", str(path)]) == 0
+    # each trial reports steps 1, 2, 3: its final row has step 3
+    final = run_json(capsys, "results", "curve", "--storage", str(storage), "--format", "json",
+                     "--where", "step == 1")  # fmt: skip
+    assert final == []
+    every = run_json(capsys, "results", "curve", "--storage", str(storage), "--format", "json",
+                     "--where", "step == 1", "--all-rows")  # fmt: skip
+    assert len(every) == 3

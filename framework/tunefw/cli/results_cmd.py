@@ -71,8 +71,11 @@ def results(
     objective = _objective(location)
     available = results_schema(location, list_parts(location)).names
     expression = None if where is None else parse_where(where, available)[0]
-    table = read_results(location, where=expression)
-    table = table if all_rows else final_rows(table)
+    if all_rows:  # the filter is pushed down into the scan
+        table = read_results(location, where=expression)
+    else:  # trials are filtered by their final row, not by any row they reported
+        table = final_rows(read_results(location))
+        table = table if expression is None else table.filter(expression)
     table = _sorted(table, sort, objective, available)
     if top is not None:
         table = table.slice(0, top)
