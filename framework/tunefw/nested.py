@@ -31,14 +31,6 @@ class NestedSummary:
     outer_scores: list[float]
     summary: RunSummary
 
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.outer_scores)
-
-    @property
-    def std(self) -> float:
-        return statistics.pstdev(self.outer_scores)
-
 
 def is_nested(prepared: Prepared) -> bool:
     return hasattr(prepared.plugins.validation, "outer_splits")

@@ -70,7 +70,6 @@ class ResultWriter(Callback):
         self.guard = guard
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
-        self.rows_written = 0
         self.parts_written = 0
         self.unfinished = 0
         """Trials still running when the writer was closed: the run was interrupted."""
@@ -180,7 +179,6 @@ class ResultWriter(Callback):
         except OSError as exc:  # kept in the buffer; the guard ends the run
             self.guard.abort(StoreError(f"storage: cannot write {path}: {reason(exc)}"))
             return
-        self.rows_written += table.num_rows
         self.parts_written += 1
         self._buffer = []
 
