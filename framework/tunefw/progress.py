@@ -78,7 +78,7 @@ class ProgressLine(Callback):
         if self._live is not None:
             self._live.update(Text(self.line()))
         elif force or time.monotonic() - self._last_print >= self.interval:
-            self.console.print(self.line(), highlight=False)
+            self.console.print(self.line(), highlight=False, soft_wrap=True)
             self._last_print = time.monotonic()
 
     def on_trial_start(
