@@ -22,6 +22,7 @@ search:
   num_samples: 12
   seed: {seed}
   space: {{x1: {{uniform: [-5, 10]}}, x2: {{uniform: [0, 15]}}, kind: {{choice: [a, b]}}}}
+scheduler: {{type: none}}  # one report per trial: nothing for ASHA to stop
 """
 
 
