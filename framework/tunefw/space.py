@@ -7,6 +7,7 @@ with its dotted path, and know how to become a Ray Tune domain, a grid, or an Ar
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
@@ -33,17 +34,17 @@ class _Param(BaseModel):
     kind: ClassVar[str]
     log: ClassVar[bool] = False
 
+    @abstractmethod
     def domain(self) -> Any:
         """The Ray Tune sampling domain (or a plain value for a constant)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def grid_values(self, points: int | None) -> list[Any]:
         """The finite values grid search visits; continuous kinds need ``points``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def arrow_type(self) -> pa.DataType:
         """The type of this parameter's ``config.<name>`` column in the result store."""
-        raise NotImplementedError
 
 
 class _Range(_Param):

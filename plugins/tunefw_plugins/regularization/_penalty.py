@@ -13,6 +13,7 @@ torch models get ``weight_decay`` for the L2 share and an L1 term on the loss (`
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -61,7 +62,7 @@ def _sklearn_updates(target: Any, strength: float, l1_ratio: float, name: str) -
     raise PluginError(f"regularization: {name} cannot be applied to {kind}")
 
 
-class Penalty:
+class Penalty(ABC):
     """A penalty whose L1 share is fixed by the subclass, or searched (elastic net)."""
 
     Params: Any = PenaltyParams
@@ -71,8 +72,9 @@ class Penalty:
         self.params = params
         self.key = params.key or self.name
 
+    @abstractmethod
     def l1_ratio(self, config: Mapping[str, Any]) -> float:
-        raise NotImplementedError
+        """The L1 share of the penalty for this trial's ``config``."""
 
     def hyperparameters(self) -> dict[str, ParamSpec]:
         return {self.key: LogUniform.model_validate({"loguniform": self.params.range})}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 from tunefw.protocols import Dataset, Split
 
 
-class SplitterStrategy:
+class SplitterStrategy(ABC):
     """Base for strategies backed by a scikit-learn cross-validator."""
 
     uses_groups = False
@@ -16,8 +17,9 @@ class SplitterStrategy:
     def __init__(self, params: Any) -> None:
         self.params = params
 
+    @abstractmethod
     def splitter(self) -> Any:
-        raise NotImplementedError
+        """The scikit-learn cross-validator for these params."""
 
     def n_splits(self, data: Dataset) -> int:
         return int(self.splitter().get_n_splits(data.X, data.y, self._groups(data)))
