@@ -10,7 +10,7 @@ import pyarrow as pa
 from tunefw.errors import TunefwError
 from tunefw.store.layout import Storage, find_experiment
 from tunefw.store.query import parse_where, resolve_column
-from tunefw.store.reader import list_parts, read_results, results_schema
+from tunefw.store.reader import read_results, scan_parts
 
 
 def open_results(
@@ -26,10 +26,11 @@ def open_results(
     into the Parquet scan; columns may omit their ``config.``/``metric.`` prefix.
     """
     location = find_experiment(Storage.open(storage), name)
-    available = results_schema(location, list_parts(location)).names
+    parts = scan_parts(location)
+    available = parts.schema.names
     wanted = None if columns is None else [resolve_column(c, available, "columns") for c in columns]
     expression = None if where is None else parse_where(where, available)[0]
-    return read_results(location, wanted, expression)
+    return read_results(location, wanted, expression, parts)
 
 
 def to_pandas(table: pa.Table) -> Any:

@@ -28,9 +28,8 @@ from tunefw.store.reader import (
     BestTrial,
     best_trial,
     final_rows,
-    list_parts,
     read_results,
-    results_schema,
+    scan_parts,
 )
 
 
@@ -69,12 +68,13 @@ def results(
     """The trials of an experiment, best first."""
     location = find_experiment(Storage.open(storage), name)
     objective = _objective(location)
-    available = results_schema(location, list_parts(location)).names
+    parts = scan_parts(location)
+    available = parts.schema.names
     expression = None if where is None else parse_where(where, available)[0]
     if all_rows:  # the filter is pushed down into the scan
-        table = read_results(location, where=expression)
+        table = read_results(location, where=expression, parts=parts)
     else:  # trials are filtered by their final row, not by any row they reported
-        table = final_rows(read_results(location))
+        table = final_rows(read_results(location, parts=parts))
         table = table if expression is None else table.filter(expression)
     table = _sorted(table, sort, objective, available)
     if top is not None:

@@ -12,18 +12,18 @@ import pyarrow.parquet as pq
 
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, write_atomic
-from tunefw.store.reader import is_compacted, list_parts, read_results
+from tunefw.store.reader import read_results, scan_parts
 
 
 def compact(location: ExperimentLocation) -> bool:
     """Merge the parts into one marked as holding each key once; True if it rewrote them."""
-    parts = list_parts(location)
-    if not parts or is_compacted(location, parts):
+    parts = scan_parts(location)
+    if not parts.paths or parts.compacted:
         return False
     metadata = {col.SCHEMA_VERSION_KEY: col.SCHEMA_VERSION.encode(), col.UNIQUE_KEYS_KEY: b"true"}
-    table = read_results(location).replace_schema_metadata(metadata)
+    table = read_results(location, parts=parts).replace_schema_metadata(metadata)
     name = f"{location.results_dir}/part-{secrets.token_hex(4)}-compacted.parquet"
     write_atomic(location.storage, name, lambda out: pq.write_table(table, out))
-    for part in parts:
-        location.storage.fs.delete_file(part)
+    for path in parts.paths:
+        location.storage.fs.delete_file(path)
     return True

@@ -24,49 +24,62 @@ from tunefw.store.layout import ExperimentLocation, reason
 KEY = [col.TRIAL_ID, col.ITERATION]
 
 
-def list_parts(location: ExperimentLocation) -> list[str]:
-    """Paths of the experiment's complete parts (temporary files start with a dot)."""
+@dataclass(frozen=True)
+class Parts:
+    """An experiment's complete Parquet parts, and the union of their schemas.
+
+    Read once per query: on object stores every listing and footer is a request.
+    """
+
+    paths: list[str]
+    schema: pa.Schema
+
+    @property
+    def compacted(self) -> bool:
+        """One compacted part, known to hold each (trial_id, iteration) once."""
+        metadata = self.schema.metadata or {}
+        return len(self.paths) == 1 and metadata.get(col.UNIQUE_KEYS_KEY) == b"true"
+
+
+def scan_parts(location: ExperimentLocation) -> Parts:
+    """List the parts (temporary files start with a dot) and unify their schemas."""
+    filesystem = location.storage.fs
     selector = pafs.FileSelector(location.results_dir, allow_not_found=True)
     try:
-        infos = location.storage.fs.get_file_info(selector)
+        infos = filesystem.get_file_info(selector)
     except OSError as exc:
         raise StoreError(f"storage: cannot read {location.name}: {reason(exc)}") from None
-    return sorted(
+    paths = sorted(
         i.path
         for i in infos
         if i.base_name.endswith(".parquet") and not i.base_name.startswith(".")
     )
-
-
-def is_compacted(location: ExperimentLocation, parts: Sequence[str]) -> bool:
-    """Whether the parts are one compacted part, known to hold each key once."""
-    if len(parts) != 1:
-        return False
-    metadata = pq.read_schema(parts[0], filesystem=location.storage.fs).metadata or {}
-    return metadata.get(col.UNIQUE_KEYS_KEY) == b"true"
-
-
-def results_schema(location: ExperimentLocation, parts: Sequence[str]) -> pa.Schema:
-    """The union of the parts' schemas (parts may differ in their metric columns)."""
-    schemas = [pq.read_schema(p, filesystem=location.storage.fs) for p in parts]
-    return pa.unify_schemas(schemas or [col.RESERVED_SCHEMA], promote_options="permissive")
+    schemas = [pq.read_schema(p, filesystem=filesystem) for p in paths]
+    schema = pa.unify_schemas(schemas or [col.RESERVED_SCHEMA], promote_options="permissive")
+    return Parts(paths, schema)
 
 
 def read_results(
     location: ExperimentLocation,
     columns: Sequence[str] | None = None,
     where: pc.Expression | None = None,
+    parts: Parts | None = None,
 ) -> pa.Table:
-    """The experiment's rows: only ``columns`` (all by default) of rows matching ``where``."""
-    parts = list_parts(location)
-    schema = results_schema(location, parts)
-    if not parts:
+    """The experiment's rows: only ``columns`` (all by default) of rows matching ``where``.
+
+    ``parts``, when the caller already scanned them, saves listing and reading footers again.
+    """
+    parts = parts or scan_parts(location)
+    schema = parts.schema
+    if not parts.paths:
         return schema.empty_table()
     unknown = [c for c in columns or () if c not in schema.names]
     if unknown:
         raise StoreError(f"unknown column {unknown[0]!r}; columns: {', '.join(schema.names)}")
-    dataset = ds.dataset(parts, schema=schema, filesystem=location.storage.fs, format="parquet")
-    if is_compacted(location, parts):
+    dataset = ds.dataset(
+        parts.paths, schema=schema, filesystem=location.storage.fs, format="parquet"
+    )
+    if parts.compacted:
         return dataset.to_table(columns=None if columns is None else list(columns), filter=where)
     wanted = None if columns is None else list(dict.fromkeys([*KEY, col.TIMESTAMP, *columns]))
     table = deduplicate(dataset.to_table(columns=wanted, filter=where))
