@@ -55,7 +55,7 @@ def test_resources_become_trial_resources(tmp_path):
 
 
 def test_scheduler_can_be_turned_off(tmp_path):
-    exp, _, _ = compiled(tmp_path, "scheduler.type=none")
+    exp, _, _ = compiled(tmp_path, "scheduler={type: none}")
     assert type(exp.tune_config.scheduler) is FIFOScheduler
 
 

@@ -33,7 +33,27 @@ SPACE = {
 }
 IRIS = Dataset(*load_iris(return_X_y=True))
 
-SEARCH_EXAMPLES: dict[str, dict[str, Any]] = {"random": {}, "grid": {"points": 3}}
+NUMERIC = {
+    "lr": PARAM.validate_python({"loguniform": [1e-4, 1e-1]}),
+    "x": PARAM.validate_python({"uniform": [0, 1], "step": 0.25}),
+    "layers": PARAM.validate_python({"int": [1, 4]}),
+    "width": PARAM.validate_python({"logint": [8, 64]}),
+    "tol": PARAM.validate_python(0.001),
+}
+CONDITIONAL = {
+    **SPACE,
+    "gamma": PARAM.validate_python({"loguniform": [1e-3, 1], "when": {"kernel": "rbf"}}),
+    "degree": PARAM.validate_python({"int": [2, 6], "step": 2, "when": {"kernel": ["poly"]}}),
+    "kernel": PARAM.validate_python({"choice": ["rbf", "linear", "poly"]}),
+}
+SEARCH_EXAMPLES: dict[str, tuple[dict[str, Any], dict[str, ParamSpec]]] = {
+    "random": ({}, CONDITIONAL),
+    "grid": ({"points": 3}, SPACE),
+    "bayesian": ({"n_startup_trials": 2}, CONDITIONAL),
+    "cmaes": ({}, NUMERIC),
+    "qmc": ({"sequence": "halton"}, SPACE),
+    "nsga2": ({"population_size": 4}, CONDITIONAL),
+}
 VALIDATION_EXAMPLES: dict[str, dict[str, Any]] = {
     "holdout": {"fraction": 0.25, "stratify": True},
     "kfold": {"folds": 4},
@@ -107,8 +127,10 @@ def test_every_built_in_has_a_contract_example(kind, examples):
 
 
 @pytest.mark.parametrize("name", sorted(SEARCH_EXAMPLES))
-def test_search_contract(name):
-    contracts.check_search_strategy(registry.load("search", name), SEARCH_EXAMPLES[name], SPACE)
+def test_search_contract(name, ray_session):
+    params, space = SEARCH_EXAMPLES[name]
+    configs = contracts.check_search_strategy(registry.load("search", name), params, space)
+    assert len({tuple(sorted(c.items())) for c in configs}) > 1, "the configs must differ"
 
 
 @pytest.mark.parametrize("name", sorted(VALIDATION_EXAMPLES))

@@ -85,7 +85,11 @@ def test_unknown_nested_field(recipe_file, capsys):
 @pytest.mark.parametrize(
     ("override", "field", "known"),
     [
-        ("search.strategy=annealing", "search.strategy", "grid, random"),
+        (
+            "search.strategy=annealing",
+            "search.strategy",
+            "bayesian, cmaes, grid, nsga2, qmc, random",
+        ),
         ("validation.strategy=bootstrap", "validation.strategy", "holdout, kfold"),
         ("trainable.kind=keras", "trainable.kind", "function, sklearn"),
         ("regularization=[{name: l3}]", "regularization[0].name", "l2"),

@@ -83,7 +83,7 @@ def test_a_killed_actor_resumes_the_torch_trial_from_its_checkpoint(tmp_path):
     ray_dir = tmp_path / "results" / "killed-torch" / "ray"
 
     def kill_after_a_checkpoint() -> None:
-        wait_until(lambda: list(ray_dir.glob("*/checkpoint_000002")))
+        wait_until(lambda: list(ray_dir.glob("*/checkpoint_000003")))
         for pid in running_trial_pids():
             os.kill(pid, signal.SIGKILL)
 

@@ -62,11 +62,11 @@ def compile_experiment(
     (and any callback given the same set) reads.
     """
     stopped_early = set() if stopped_early is None else stopped_early
-    scheduler = build_scheduler(recipe.scheduler, stopped_early)
+    scheduler = build_scheduler(recipe.scheduler, stopped_early, plugins.space)
     config_types = {name: spec.arrow_type() for name, spec in plugins.space.items()}
     guard = RunGuard()
     writer = ResultWriter(location, config_types, stopped_early, guard)
-    limit = recipe.search.max_concurrent if isinstance(plan.search_alg, Searcher) else None
+    limit = concurrency_limit(plan, recipe.search.max_concurrent)
     tune_config = tune.TuneConfig(
         metric=recipe.objective.metric,
         mode=recipe.objective.mode,
@@ -95,6 +95,12 @@ def compile_experiment(
         writer=writer,
         guard=guard,
     )
+
+
+def concurrency_limit(plan: SearchPlan, max_concurrent: int | None) -> int | None:
+    """``TuneConfig.max_concurrent_trials`` for a plan: a Searcher is limited by Ray Tune;
+    Ray's BasicVariantGenerator enforces its own ``max_concurrent`` (Ray refuses both)."""
+    return max_concurrent if isinstance(plan.search_alg, Searcher) else None
 
 
 def total_trials(plan: SearchPlan) -> int:

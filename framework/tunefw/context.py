@@ -25,6 +25,7 @@ class TrialContext:
 
     config: Mapping[str, Any]
     metric: str
+    """The primary objective's metric: every report must include it."""
     reporter: Reporter
     data: Dataset | None = None
     splits: Sequence[Split] = ()
@@ -33,6 +34,8 @@ class TrialContext:
     seed: int | None = None
     restored: Any = None
     """The state of the last checkpoint, when the trial was retried or resumed; else None."""
+    metrics: tuple[str, ...] = ()
+    """Every metric the recipe reads (objectives, then constraints); ``metric`` first."""
     reports: int = field(default=0, init=False)
 
     @property

@@ -8,6 +8,7 @@ from tunefw.data import SharedData, share_data
 from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.recipe import Recipe
+from tunefw.scheduler import check_pairing
 from tunefw.warm_start import warm_start_points
 
 
@@ -31,7 +32,7 @@ def prepare_recipe(recipe: Recipe) -> Prepared:
     """Resolve the plugins, load and split the data, run every check, make the search plan."""
     plugins = resolve(recipe)
     shared = share_data(recipe.data, plugins.validation)
-    plugins.trainable.check(plugins.space, recipe.objective.metric, plugins.regularizers)
+    plugins.trainable.check(plugins.space, recipe.objective.metric_fields(), plugins.regularizers)
     settings = SearchSettings(
         num_samples=recipe.search.num_samples,
         max_concurrent=recipe.search.max_concurrent,
@@ -39,5 +40,15 @@ def prepare_recipe(recipe: Recipe) -> Prepared:
         metric=recipe.objective.metric,
         mode=recipe.objective.mode,
         initial_points=warm_start_points(recipe, plugins.space),
+        objectives=recipe.objective.metrics,
+        constraints=tuple(recipe.objective.constraints),
     )
-    return Prepared(recipe, plugins, plugins.search.plan(plugins.space, settings), shared, settings)
+    plan = plugins.search.plan(plugins.space, settings)
+    check_pairing(
+        recipe.scheduler,
+        recipe.search.strategy,
+        plan,
+        recipe.objective,
+        resumable=getattr(plugins.trainable, "resumable", False),
+    )
+    return Prepared(recipe, plugins, plan, shared, settings)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from tunefw.protocols import Mode
+from tunefw.objective import Mode
 
 
 class ProgressLine(Callback):

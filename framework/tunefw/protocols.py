@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
 
+from tunefw.objective import Constraint, Mode
 from tunefw.space import ParamSpec
 
 if TYPE_CHECKING:
     from tunefw.context import TrialContext
 
-Mode = Literal["min", "max"]
 Target = TypeVar("Target")
+DEFAULT_NUM_SAMPLES = 10
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,20 @@ class SearchSettings:
     mode: Mode
     initial_points: tuple[dict[str, Any], ...] = ()
     """Configs to evaluate first (warm start), possibly partial; the rest is sampled."""
+    objectives: Mapping[str, Mode] | None = None
+    """Every objective with its mode when there are several (``metric`` is the first)."""
+    constraints: tuple[Constraint, ...] = ()
+    """Constraints on final metrics; strategies that can, steer away from breaking them."""
+
+    @property
+    def targets(self) -> dict[str, Mode]:
+        """Every objective with its mode, the primary first."""
+        return dict(self.objectives) if self.objectives else {self.metric: self.mode}
+
+    @property
+    def budget(self) -> int:
+        """Trials to sample: ``num_samples``, or a default of 10."""
+        return self.num_samples or DEFAULT_NUM_SAMPLES
 
 
 @dataclass(frozen=True)
@@ -110,18 +125,24 @@ class Regularizer(Plugin, Protocol):
 
 
 class TrainableAdapter(Plugin, Protocol):
-    """Runs one trial of some kind of model (entry-point group ``tunefw.trainable``)."""
+    """Runs one trial of some kind of model (entry-point group ``tunefw.trainable``).
+
+    An adapter whose trials checkpoint through ``ctx.report(..., state=...)`` and go on from
+    ``ctx.restored`` sets the class attribute ``resumable = True``; only those run under
+    schedulers that pause trials (hyperband, bohb, pbt).
+    """
 
     def check(
         self,
         space: Mapping[str, ParamSpec],
-        metric: str,
+        metrics: Mapping[str, str],
         regularizers: Sequence[Regularizer],
     ) -> None:
         """Refuse, before anything runs, what this trainable cannot do.
 
-        Raises ``RecipeError`` naming the field, e.g. a metric it never reports or a
-        parameter the model does not have.
+        ``metrics`` maps each recipe field that names a metric (``objective.metric``,
+        ``objective.constraints[0]``...) to the metric. Raises ``RecipeError`` naming the
+        field, e.g. a metric it never reports or a parameter the model does not have.
         """
         ...
 

@@ -10,12 +10,13 @@ framework-level budget fields.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
-from tunefw.protocols import Mode
-from tunefw.space import SearchSpace
+from tunefw.objective import Objective
+from tunefw.scheduler_sections import Asha, SchedulerSection
+from tunefw.space import SearchSpace, sampling_order
 from tunefw.store.layout import EXPERIMENT_NAME
 
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -52,11 +53,6 @@ class DataSection(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class Objective(_Section):
-    metric: str
-    mode: Mode
-
-
 class WarmStart(_Section):
     """Seed the search with the best configs of an earlier experiment."""
 
@@ -82,20 +78,8 @@ class SearchSection(_Section):
         for name in space:
             if not _PARAM_NAME.match(name):
                 raise ValueError(f"parameter name {name!r} must be a Python identifier")
+        sampling_order(space)  # raises SpaceError, which pydantic passes through as is
         return space
-
-
-class SchedulerSection(_Section):
-    type: Literal["asha", "none"] = "asha"
-    max_t: PositiveInt = 100
-    grace_period: PositiveInt = 1
-    reduction_factor: float = Field(3.0, gt=1)
-
-    @model_validator(mode="after")
-    def _grace_within_max_t(self) -> SchedulerSection:
-        if self.grace_period > self.max_t:
-            raise ValueError(f"grace_period ({self.grace_period}) must be <= max_t ({self.max_t})")
-        return self
 
 
 class FailureSection(_Section):
@@ -120,7 +104,7 @@ class Recipe(_Section):
     search: SearchSection
     validation: ValidationSection = ValidationSection()
     regularization: list[RegularizerSection] = Field(default_factory=list)
-    scheduler: SchedulerSection = SchedulerSection()
+    scheduler: SchedulerSection = Asha()
     resources: Resources = Resources()
     failure: FailureSection = FailureSection()
     storage: str = "./tunefw-results"

@@ -1,45 +1,160 @@
-"""The trial scheduler a recipe asks for: ASHA by default, or none (run every trial out)."""
+"""The trial scheduler a recipe asks for, and the pairings with searches it refuses.
+
+Every scheduler here records the trials it stops before their end, because Ray Tune reports
+a trial stopped by the scheduler exactly like one that finished; the result store needs to
+tell them apart.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
-from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import (
+    AsyncHyperBandScheduler,
+    FIFOScheduler,
+    HyperBandForBOHB,
+    HyperBandScheduler,
+    MedianStoppingRule,
+    PopulationBasedTraining,
+    TrialScheduler,
+)
+from ray.tune.search import Searcher
+from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from tunefw.recipe import SchedulerSection
+from tunefw.errors import RecipeError
+from tunefw.objective import Objective
+from tunefw.protocols import SearchPlan
+from tunefw.scheduler_sections import (
+    Asha,
+    Bohb,
+    HyperBand,
+    Median,
+    Pbt,
+    SchedulerSection,
+)
+from tunefw.space import Constant, Grid, ParamSpec
+
+TIME_ATTR = "training_iteration"
+PAUSING = (HyperBand, Bohb, Pbt)
+"""Schedulers that pause trials and resume them later from their checkpoints."""
 
 
-class RecordingASHA(AsyncHyperBandScheduler):
-    """ASHA that remembers which trials it stopped before ``max_t``.
+class _RecordsEarlyStops(TrialScheduler):
+    """Adds to ``stopped_early`` every trial stopped (or dropped while paused) before
+    ``stop_before`` iterations."""
 
-    Ray Tune reports a trial stopped by the scheduler exactly like one that finished; the
-    result store needs to tell them apart.
-    """
-
-    def __init__(self, max_t: int, stopped_early: set[str], **kwargs: Any) -> None:
-        super().__init__(max_t=max_t, **kwargs)
-        self.stopped_early = stopped_early
-        self._stop_before = max_t
+    stopped_early: set[str]
+    stop_before: float
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         decision: str = super().on_trial_result(tune_controller, trial, result)
-        reached = result.get("training_iteration", 0)
-        if decision == TrialScheduler.STOP and reached < self._stop_before:
-            self.stopped_early.add(trial.trial_id)
+        if decision == TrialScheduler.STOP:
+            self._record(trial.trial_id, result)
         return decision
 
+    def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
+        self._record(trial.trial_id, trial.last_result or {})
+        super().on_trial_remove(tune_controller, trial)
 
-def build_scheduler(section: SchedulerSection, stopped_early: set[str]) -> TrialScheduler:
+    def _record(self, trial_id: str, result: Mapping[str, Any]) -> None:
+        if result.get(TIME_ATTR, 0) < self.stop_before:
+            self.stopped_early.add(trial_id)
+
+
+class RecordingASHA(_RecordsEarlyStops, AsyncHyperBandScheduler):
+    pass
+
+
+class RecordingHyperBand(_RecordsEarlyStops, HyperBandScheduler):
+    pass
+
+
+class RecordingBOHB(_RecordsEarlyStops, HyperBandForBOHB):
+    pass
+
+
+class RecordingMedian(_RecordsEarlyStops, MedianStoppingRule):
+    pass
+
+
+def _recording(scheduler: _RecordsEarlyStops, stopped_early: set[str], before: float) -> Any:
+    scheduler.stopped_early = stopped_early
+    scheduler.stop_before = before
+    return scheduler
+
+
+def build_scheduler(
+    section: SchedulerSection, stopped_early: set[str], space: Mapping[str, ParamSpec]
+) -> TrialScheduler:
     """The scheduler; ids of trials it stops early are added to ``stopped_early``.
 
-    Metric and mode come from ``TuneConfig``; Ray refuses them in both places.
+    Metric and mode come from ``TuneConfig``; Ray refuses them in both places. PBT mutates
+    every sampled parameter of ``space`` within its range.
     """
-    if section.type == "none":
-        return FIFOScheduler()  # type: ignore[no-untyped-call]
-    return RecordingASHA(
-        time_attr="training_iteration",
-        max_t=section.max_t,
-        stopped_early=stopped_early,
-        grace_period=section.grace_period,
-        reduction_factor=section.reduction_factor,
-    )
+    if isinstance(section, Asha):
+        asha = RecordingASHA(
+            time_attr=TIME_ATTR,
+            max_t=section.max_t,
+            grace_period=section.grace_period,
+            reduction_factor=section.reduction_factor,
+        )
+        return _recording(asha, stopped_early, section.max_t)  # type: ignore[no-any-return]
+    if isinstance(section, (HyperBand, Bohb)):
+        cls = RecordingBOHB if isinstance(section, Bohb) else RecordingHyperBand
+        halving = cls(
+            time_attr=TIME_ATTR, max_t=section.max_t, reduction_factor=section.reduction_factor
+        )
+        return _recording(halving, stopped_early, section.max_t)  # type: ignore[no-any-return]
+    if isinstance(section, Median):
+        median = RecordingMedian(
+            time_attr=TIME_ATTR,
+            grace_period=section.grace_period,
+            min_samples_required=section.min_samples_required,
+        )
+        return _recording(median, stopped_early, math.inf)  # type: ignore[no-any-return]
+    if isinstance(section, Pbt):
+        return PopulationBasedTraining(
+            time_attr=TIME_ATTR,
+            perturbation_interval=section.perturbation_interval,
+            hyperparam_mutations={
+                name: spec.domain()
+                for name, spec in space.items()
+                if not isinstance(spec, (Constant, Grid))
+            },
+            quantile_fraction=section.quantile_fraction,
+            resample_probability=section.resample_probability,
+        )
+    return FIFOScheduler()  # type: ignore[no-untyped-call]
+
+
+def check_pairing(
+    section: SchedulerSection,
+    strategy: str,
+    plan: SearchPlan,
+    objective: Objective,
+    resumable: bool,
+) -> None:
+    """Refuse a scheduler that cannot work with the search, objective or trainable."""
+    kind = section.type
+    if objective.multi and kind != "none":
+        raise RecipeError(
+            f"scheduler.type: {kind} stops or pauses trials by one metric; a multi-objective "
+            "search (objective.metrics) needs scheduler.type: none"
+        )
+    if isinstance(section, Bohb) and not isinstance(plan.search_alg, Searcher):
+        raise RecipeError(
+            f"scheduler.type: bohb fills HyperBand's brackets from a model-based searcher; "
+            f"search.strategy {strategy} is not one (use bayesian)"
+        )
+    if isinstance(section, Pbt) and not isinstance(plan.search_alg, BasicVariantGenerator):
+        raise RecipeError(
+            f"scheduler.type: pbt explores by mutating running trials itself, which conflicts "
+            f"with search.strategy {strategy}'s suggestions; use random or grid"
+        )
+    if isinstance(section, PAUSING) and not resumable:
+        raise RecipeError(
+            f"scheduler.type: {kind} pauses trials and resumes them from checkpoints, which "
+            "this trainable does not write; use asha or median"
+        )

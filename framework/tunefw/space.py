@@ -1,22 +1,28 @@
 """The search space as data: one small pydantic model per parameter kind.
 
-A recipe writes each parameter as a one-key mapping (``{loguniform: [1e-3, 1]}``) or as a plain
-constant. The models validate their bounds where they are parsed, so a bad range is reported
-with its dotted path, and know how to become a Ray Tune domain, a grid, or an Arrow column type.
+A recipe writes each parameter as a mapping with one kind key (``{loguniform: [1e-3, 1]}``) or as
+a plain constant. ``uniform`` and ``int`` take a ``step`` (quantized values), and any sampled
+parameter a ``when`` condition (``{loguniform: [1e-4, 1], when: {kernel: rbf}}``): it exists only
+in configs where each named parameter has one of the given values. The models validate their
+bounds where they are parsed, so a bad range is reported with its dotted path, and know how to
+become a Ray Tune domain, a grid, or an Arrow column type.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Annotated, Any, ClassVar
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     Tag,
     model_serializer,
     model_validator,
@@ -28,11 +34,37 @@ from tunefw.errors import SpaceError
 Scalar = bool | int | float | str
 
 
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+Condition = dict[str, Annotated[list[Scalar], BeforeValidator(_as_list)]]
+"""``{parent: [values]}``: the parameter exists when every parent takes one of its values."""
+
+
 class _Param(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: ClassVar[str]
     log: ClassVar[bool] = False
+    when: Condition | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Dump only the fields the recipe gave, so a dumped space reads like the recipe."""
+        data = handler(self)
+        given = set(self.model_fields_set)
+        given |= {f.alias for n, f in type(self).model_fields.items() if n in given and f.alias}
+        kept = [(key, value) for key, value in data.items() if key in given]
+        return dict(sorted(kept, key=lambda item: item[0] not in PARAM_KINDS))  # kind first
+
+    def active(self, config: Mapping[str, Any]) -> bool:
+        """Whether this parameter exists in ``config``, given its parents' values there."""
+        if self.when is None:
+            return True
+        return all(
+            parent in config and config[parent] in values for parent, values in self.when.items()
+        )
 
     @abstractmethod
     def domain(self) -> Any:
@@ -45,6 +77,10 @@ class _Param(BaseModel):
     @abstractmethod
     def arrow_type(self) -> pa.DataType:
         """The type of this parameter's ``config.<name>`` column in the result store."""
+
+    @abstractmethod
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is one this parameter can take."""
 
 
 class _Range(_Param):
@@ -61,6 +97,31 @@ class _Range(_Param):
             raise ValueError(f"log-scale bounds must be > 0, got low={low}")
         return self
 
+    def _check_step(self, step: float | None) -> None:
+        if step is None:
+            return
+        low, high = self.bounds
+        if step <= 0:
+            raise ValueError(f"step must be > 0, got {step}")
+        span = (high - low) / step
+        if abs(span - round(span)) > 1e-9 * max(1.0, span):
+            raise ValueError(f"high - low ({high - low}) must be a multiple of step ({step})")
+
+    def contains(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            return False
+        low, high = self.bounds
+        tolerance = 1e-9 * max(1.0, abs(high - low))
+        if not low - tolerance <= value <= high + tolerance:
+            return False
+        step = getattr(self, "step", None)
+        if isinstance(self, IntRange) and float(value) != round(value):
+            return False
+        if step:
+            k = (value - low) / step
+            return abs(k - round(k)) < 1e-6
+        return True
+
     def _points_error(self) -> SpaceError:
         return SpaceError(
             f"{self.kind} range {list(self.bounds)} has no finite grid; "
@@ -69,16 +130,29 @@ class _Range(_Param):
 
 
 class Uniform(_Range):
+    """Floats in ``[low, high]``; with ``step``, only ``low + k * step`` (quantized)."""
+
     kind: ClassVar[str] = "uniform"
     bounds: tuple[float, float] = Field(alias="uniform")
+    step: float | None = None
+
+    @model_validator(mode="after")
+    def _step_divides(self) -> Uniform:
+        self._check_step(self.step)
+        return self
 
     def domain(self) -> Any:
-        return tune.uniform(*self.bounds)
+        low, high = self.bounds
+        return tune.uniform(low, high) if self.step is None else tune.quniform(low, high, self.step)
 
     def grid_values(self, points: int | None) -> list[Any]:
+        low, high = self.bounds
+        if self.step is not None and points is None:
+            count = round((high - low) / self.step) + 1
+            return [float(low + k * self.step) for k in range(count)]
         if points is None:
             raise self._points_error()
-        return [float(v) for v in np.linspace(*self.bounds, points)]
+        return [float(v) for v in np.linspace(low, high, points)]
 
     def arrow_type(self) -> pa.DataType:
         return pa.float64()
@@ -103,20 +177,30 @@ class LogUniform(_Range):
 
 
 class IntRange(_Range):
-    """Integers from low to high, both included (as in Optuna's ``suggest_int``)."""
+    """Integers from low to high, both included (as in Optuna's ``suggest_int``), by ``step``."""
 
     kind: ClassVar[str] = "int"
     bounds: tuple[int, int] = Field(alias="int")
+    step: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _step_divides(self) -> IntRange:
+        self._check_step(self.step)
+        return self
 
     def domain(self) -> Any:
         low, high = self.bounds
+        if self.step > 1:
+            return tune.qrandint(low, high, self.step)
         return tune.randint(low, high + 1)
 
     def grid_values(self, points: int | None) -> list[Any]:
         low, high = self.bounds
         if points is None:
-            return list(range(low, high + 1))
-        return sorted({round(v) for v in np.linspace(low, high, points)})
+            return list(range(low, high + 1, self.step))
+        return sorted(
+            {low + self.step * round((v - low) / self.step) for v in np.linspace(low, high, points)}
+        )
 
     def arrow_type(self) -> pa.DataType:
         return pa.int64()
@@ -125,6 +209,7 @@ class IntRange(_Range):
 class LogInt(IntRange):
     kind: ClassVar[str] = "logint"
     bounds: tuple[int, int] = Field(alias="logint")
+    step: Literal[1] = Field(1, description="Log-scale integers take no step.")
     log: ClassVar[bool] = True
 
     def domain(self) -> Any:
@@ -140,6 +225,11 @@ class LogInt(IntRange):
 
 class _Options(_Param):
     values: list[Scalar] = Field(min_length=1)
+
+    def contains(self, value: Any) -> bool:
+        return any(
+            value == v and isinstance(value, bool) == isinstance(v, bool) for v in self.values
+        )
 
     def grid_values(self, points: int | None) -> list[Any]:
         return list(self.values)
@@ -173,6 +263,7 @@ class Constant(_Param):
 
     kind: ClassVar[str] = "constant"
     value: Scalar
+    when: None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -185,6 +276,9 @@ class Constant(_Param):
 
     def domain(self) -> Any:
         return self.value
+
+    def contains(self, value: Any) -> bool:
+        return bool(value == self.value)
 
     def grid_values(self, points: int | None) -> list[Any]:
         return [self.value]
@@ -200,7 +294,8 @@ def _kind_of(value: Any) -> str | None:
     if isinstance(value, _Param):
         return value.kind
     if isinstance(value, dict):
-        return next(iter(value)) if len(value) == 1 and next(iter(value)) in PARAM_KINDS else None
+        kinds = [key for key in value if key in PARAM_KINDS]
+        return kinds[0] if len(kinds) == 1 else None
     if isinstance(value, (bool, int, float, str)):
         return "constant"
     return None
@@ -241,3 +336,49 @@ def arrow_type_of(values: list[Any]) -> pa.DataType:
 def tune_param_space(space: dict[str, ParamSpec]) -> dict[str, Any]:
     """The space as Ray Tune's ``param_space``."""
     return {name: spec.domain() for name, spec in space.items()}
+
+
+def conditional(space: Mapping[str, ParamSpec]) -> list[str]:
+    """The parameters that exist only under a ``when`` condition."""
+    return [name for name, spec in space.items() if spec.when is not None]
+
+
+def sampling_order(space: Mapping[str, ParamSpec]) -> list[str]:
+    """Parameter names with every ``when`` parent before its children.
+
+    Raises ``SpaceError`` naming the parameter for a parent that does not exist, a value the
+    parent can never take, or a cycle of conditions.
+    """
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(name) :], name])
+            raise SpaceError(f"search.space.{name}.when: conditions form a cycle ({cycle})")
+        visiting.append(name)
+        for parent, values in (space[name].when or {}).items():
+            _check_parent(space, name, parent, values)
+            visit(parent)
+        visiting.pop()
+        order.append(name)
+
+    for name in space:
+        visit(name)
+    return order
+
+
+def _check_parent(
+    space: Mapping[str, ParamSpec], name: str, parent: str, values: list[Scalar]
+) -> None:
+    field = f"search.space.{name}.when.{parent}"
+    if parent not in space:
+        raise SpaceError(f"{field}: the space has no parameter {parent!r}")
+    spec = space[parent]
+    if isinstance(spec, (_Options, Constant)):
+        possible = spec.grid_values(None)
+        missing = [v for v in values if v not in possible]
+        if missing:
+            raise SpaceError(f"{field}: {parent} never takes {missing} (its values: {possible})")

@@ -93,6 +93,7 @@ def make_trial(
             regularizer_keys=plugins.regularizer_keys,
             seed=trial_seed(recipe.search.seed, config),
             restored=_restored_state(),
+            metrics=recipe.objective.reported_metrics(),
         )
         plugins.trainable.run(ctx)
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from tunefw.scheduler_sections import SCHEDULER_TYPES
 from tunefw.space import PARAM_KINDS
 
 _MESSAGES = {
@@ -26,12 +27,14 @@ def dotted(loc: Sequence[int | str], prefix: str = "") -> str:
 
 
 def _clean_loc(loc: Sequence[int | str]) -> list[int | str]:
-    """Drop the tag pydantic inserts for a tagged union (``...C.loguniform.loguniform``)."""
+    """Drop the tags pydantic inserts for tagged unions (``...C.loguniform.loguniform``)."""
     out: list[int | str] = []
     parts = list(loc)
     for i, part in enumerate(parts):
         previous = parts[i - 1] if i else None
         if part == previous and part in PARAM_KINDS:
+            continue
+        if previous == "scheduler" and part in SCHEDULER_TYPES:
             continue
         if part == "constant" or (part == "value" and previous == "constant"):
             continue

@@ -6,6 +6,9 @@ functions from its tests (as Optuna's samplers share ``optuna.testing``).
 
 from __future__ import annotations
 
+import itertools
+import tempfile
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,13 +34,70 @@ def build(cls: Any, params: Mapping[str, Any]) -> Any:
 
 
 def check_search_strategy(
-    cls: Any, params: Mapping[str, Any], space: Mapping[str, ParamSpec]
-) -> None:
-    strategy = build(cls, params)
-    settings = SearchSettings(num_samples=3, max_concurrent=2, seed=0, metric="m", mode="max")
-    plan = strategy.plan(space, settings)
-    assert set(plan.param_space) == set(space), "the plan must cover exactly the space"
-    assert plan.num_samples >= 1
+    cls: Any, params: Mapping[str, Any], space: Mapping[str, ParamSpec], num_samples: int = 6
+) -> list[dict[str, Any]]:
+    """Run the strategy's plan through Ray Tune (Ray must be running), twice, one at a time.
+
+    Every config must hold exactly the active parameters, each inside its range; the same
+    seed must give the same configs in the same order; and no two trials may overlap, though
+    each asks for half a CPU. Returns the configs of the first run.
+    """
+    first = _run_plan(cls, params, space, num_samples)
+    assert len(first) >= min(num_samples, 2), "the plan must start trials"
+    for config in first:
+        assert set(config) == {n for n, s in space.items() if s.active(config)}, (
+            f"{config} must hold exactly the parameters active in it"
+        )
+        for name, value in config.items():
+            assert space[name].contains(value), f"{name}={value!r} is outside the space"
+    again = _run_plan(cls, params, space, num_samples)
+    assert again == first, "the same seed must replay the same configs"
+    return first
+
+
+def _run_plan(
+    cls: Any, params: Mapping[str, Any], space: Mapping[str, ParamSpec], num_samples: int
+) -> list[dict[str, Any]]:
+    from ray import tune
+
+    from tunefw.compile import concurrency_limit
+
+    settings = SearchSettings(
+        num_samples=num_samples, max_concurrent=1, seed=0, metric="score", mode="max"
+    )
+    plan = build(cls, params).plan(space, settings)
+    with tempfile.TemporaryDirectory() as storage:
+        tuner = tune.Tuner(
+            tune.with_resources(_timed_objective, {"cpu": 0.5}),
+            param_space=plan.param_space,
+            tune_config=tune.TuneConfig(
+                metric="score",
+                mode="max",
+                num_samples=plan.num_samples,
+                search_alg=plan.search_alg,
+                max_concurrent_trials=concurrency_limit(plan, settings.max_concurrent),
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(storage_path=storage, verbose=0),
+        )
+        grid = tuner.fit()
+    results = sorted(grid, key=lambda r: r.metrics["started"])
+    for before, after in itertools.pairwise(results):
+        assert after.metrics["started"] >= before.metrics["ended"], (
+            "max_concurrent=1, yet trials overlapped"
+        )
+    return [dict(r.config or {}) for r in results]
+
+
+def _timed_objective(config: dict[str, Any]) -> None:
+    from ray import tune
+
+    started = time.time()
+    time.sleep(0.05)
+    numbers = [float(v) for v in config.values() if isinstance(v, (int, float))]
+    tune.report(
+        {"score": -sum((x - 0.5) ** 2 for x in numbers), "started": started, "ended": time.time()}
+    )
 
 
 def check_validation_strategy(cls: Any, params: Mapping[str, Any], data: Dataset) -> None:

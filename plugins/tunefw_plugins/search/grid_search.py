@@ -14,7 +14,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from tunefw.errors import SpaceError
 from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import Constant, ParamSpec
+from tunefw.space import Constant, ParamSpec, conditional
 
 
 class GridSearch:
@@ -31,6 +31,12 @@ class GridSearch:
     def plan(self, space: Mapping[str, ParamSpec], settings: SearchSettings) -> SearchPlan:
         if settings.initial_points:
             raise SpaceError("search.warm_start: grid search visits every point; it takes none")
+        names = conditional(space)
+        if names:
+            raise SpaceError(
+                f"search.space.{names[0]}.when: grid crosses every parameter with every other, "
+                "so it cannot take conditional parameters; use random or bayesian"
+            )
         param_space = {}
         for name, spec in space.items():
             try:

@@ -27,20 +27,27 @@ class FunctionTrainable:
             None, description="The metrics it reports, so a wrong objective fails before running."
         )
 
+    resumable = True
+    """It gets ``ctx.restored``, and must resume from it to run under pausing schedulers."""
+
     def __init__(self, params: Params) -> None:
         self.params = params
 
     def check(
-        self, space: Mapping[str, ParamSpec], metric: str, regularizers: Sequence[Regularizer]
+        self,
+        space: Mapping[str, ParamSpec],
+        metrics: Mapping[str, str],
+        regularizers: Sequence[Regularizer],
     ) -> None:
         if not callable(import_object(self.params.function, "trainable.function")):
             raise RecipeError(f"trainable.function: {self.params.function!r} is not callable")
         declared = self.params.metrics
-        if declared is not None and metric not in declared:
-            raise RecipeError(
-                f"objective.metric: the trainable never reports {metric!r} "
-                f"(trainable.metrics: {', '.join(declared)})"
-            )
+        for field, metric in metrics.items():
+            if declared is not None and metric not in declared:
+                raise RecipeError(
+                    f"{field}: the trainable never reports {metric!r} "
+                    f"(trainable.metrics: {', '.join(declared)})"
+                )
 
     def run(self, ctx: TrialContext) -> None:
         fn = import_object(self.params.function, "trainable.function")

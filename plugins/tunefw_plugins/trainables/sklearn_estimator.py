@@ -24,6 +24,9 @@ from tunefw.imports import import_object
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 
+FIT_TIME = "fit_time"
+"""Mean seconds to fit one fold so far: a metric for multi-objective searches."""
+
 
 class SklearnTrainable:
     class Params(BaseModel):
@@ -52,14 +55,20 @@ class SklearnTrainable:
             raise RecipeError(f"trainable.params: {exc}") from None
 
     def check(
-        self, space: Mapping[str, ParamSpec], metric: str, regularizers: Sequence[Regularizer]
+        self,
+        space: Mapping[str, ParamSpec],
+        metrics: Mapping[str, str],
+        regularizers: Sequence[Regularizer],
     ) -> None:
-        if metric not in get_scorer_names():
-            examples = "accuracy, balanced_accuracy, f1_macro, roc_auc, r2, neg_mean_squared_error"
-            raise RecipeError(
-                f"objective.metric: the sklearn trainable never reports {metric!r}; "
-                f"it reports scikit-learn scorer names, e.g. {examples}"
-            )
+        for field, metric in metrics.items():
+            if metric != FIT_TIME and metric not in get_scorer_names():
+                examples = (
+                    "accuracy, balanced_accuracy, f1_macro, roc_auc, r2, neg_mean_squared_error"
+                )
+                raise RecipeError(
+                    f"{field}: the sklearn trainable never reports {metric!r}; it reports "
+                    f"{FIT_TIME} and scikit-learn scorer names, e.g. {examples}"
+                )
         estimator = self._estimator()
         own = set(estimator.get_params(deep=True))
         reg_keys = {k for r in regularizers for k in r.hyperparameters()}
@@ -86,26 +95,26 @@ class SklearnTrainable:
         hyper = ctx.hyperparameters
         if "random_state" in base.get_params() and "random_state" not in hyper:
             hyper["random_state"] = ctx.seed
-        scorer = get_scorer(ctx.metric)
+        scorers = {m: get_scorer(m) for m in ctx.metrics or (ctx.metric,) if m != FIT_TIME}
         X, y = ctx.data.X, ctx.data.y
-        scores: list[float] = []
+        scores: dict[str, list[float]] = {name: [] for name in scorers}
+        fit_times: list[float] = []
         for fold, split in enumerate(ctx.splits, start=1):
             model = ctx.regularize(clone(base).set_params(**hyper))
             if self.params.standardize:
                 model = make_pipeline(StandardScaler(with_mean=not issparse(X)), model)
             started = time.perf_counter()
             model.fit(_rows(X, split.train), _rows(y, split.train))
-            fit_time = time.perf_counter() - started
-            scores.append(float(scorer(model, _rows(X, split.valid), _rows(y, split.valid))))
-            ctx.report(
-                {
-                    ctx.metric: float(np.mean(scores)),
-                    f"{ctx.metric}_fold": scores[-1],
-                    f"{ctx.metric}_std": float(np.std(scores)),
-                    "fold": fold,
-                    "fit_time": fit_time,
-                }
-            )
+            fit_times.append(time.perf_counter() - started)
+            report: dict[str, float] = {"fold": fold, FIT_TIME: float(np.mean(fit_times))}
+            for name, scorer in scorers.items():
+                scores[name].append(
+                    float(scorer(model, _rows(X, split.valid), _rows(y, split.valid)))
+                )
+                report[name] = float(np.mean(scores[name]))
+                report[f"{name}_fold"] = scores[name][-1]
+                report[f"{name}_std"] = float(np.std(scores[name]))
+            ctx.report(report)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import inspect
 import io
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +32,7 @@ from tunefw.space import ParamSpec
 from tunefw.torch_target import TorchTarget
 from tunefw_plugins.trainables.torch_models import BUILT_IN
 
-METRICS = ("accuracy", "loss")
+METRICS = ("accuracy", "loss", "train_loss", "epoch_seconds")
 TRAINING_KEYS = ("lr", "batch_size", "epochs", "momentum")
 
 
@@ -67,6 +68,7 @@ class TorchParams(BaseModel):
 
 class TorchTrainable:
     Params = TorchParams
+    resumable = True
 
     def __init__(self, params: TorchParams) -> None:
         self.params = params
@@ -76,13 +78,17 @@ class TorchTrainable:
         return BUILT_IN.get(name) or import_object(name, "trainable.model")
 
     def check(
-        self, space: Mapping[str, ParamSpec], metric: str, regularizers: Sequence[Regularizer]
+        self,
+        space: Mapping[str, ParamSpec],
+        metrics: Mapping[str, str],
+        regularizers: Sequence[Regularizer],
     ) -> None:
-        if metric not in METRICS:
-            raise RecipeError(
-                f"objective.metric: the torch trainable never reports {metric!r}; "
-                f"it reports {', '.join(METRICS)}"
-            )
+        for field, metric in metrics.items():
+            if metric not in METRICS:
+                raise RecipeError(
+                    f"{field}: the torch trainable never reports {metric!r}; "
+                    f"it reports {', '.join(METRICS)}"
+                )
         factory = self._factory()
         accepted = set(inspect.signature(factory).parameters) - {"n_features", "n_classes"}
         reg_keys = {k for r in regularizers for k in r.hyperparameters()}
@@ -130,10 +136,16 @@ class TorchTrainable:
         first = int(state.get("epoch", 0)) + 1
         if state:
             model.load_state_dict(state["model"])
+            settings_now = [
+                {k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups
+            ]
             optimizer.load_state_dict(state["optimizer"])
+            for group, now in zip(optimizer.param_groups, settings_now, strict=True):
+                group.update(now)  # this trial's lr and decay: PBT may have changed them
         watch = _Plateau(target, ctx.metric)
         generator = torch.Generator().manual_seed(ctx.seed or 0)
         for epoch in range(first, settings.epochs + 1):
+            started = time.perf_counter()
             order = train[torch.randperm(len(train), generator=generator)]
             train_loss = 0.0
             model.train()
@@ -147,6 +159,7 @@ class TorchTrainable:
                 train_loss += float(loss.detach()) * len(batch)
             metrics = {**_evaluate(model, X[valid], y[valid], device), "epoch": epoch}
             metrics["train_loss"] = train_loss / len(train)
+            metrics["epoch_seconds"] = time.perf_counter() - started
             if state:
                 metrics["resumed_from_epoch"] = first - 1
             reason = watch.update(metrics[ctx.metric], epoch)

@@ -1,0 +1,95 @@
+"""The recipe's ``scheduler`` section: one model per scheduler type, chosen by ``type``.
+
+Each type accepts only its own fields, so a field meant for another scheduler is an error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PositiveInt, Tag, model_validator
+
+
+class _Scheduler(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Halving(_Scheduler):
+    """Successive halving over ``training_iteration`` (one report = one iteration)."""
+
+    max_t: PositiveInt = Field(100, description="Iterations a trial may run at most.")
+    reduction_factor: float = Field(3.0, gt=1, description="Keep 1/reduction_factor per rung.")
+
+
+class Asha(_Halving):
+    """Asynchronous successive halving: stops a trial below the top 1/rf at its rung."""
+
+    type: Literal["asha"] = "asha"
+    grace_period: PositiveInt = Field(1, description="Iterations before any stop.")
+
+    @model_validator(mode="after")
+    def _grace_within_max_t(self) -> Asha:
+        if self.grace_period > self.max_t:
+            raise ValueError(f"grace_period ({self.grace_period}) must be <= max_t ({self.max_t})")
+        return self
+
+
+class HyperBand(_Halving):
+    """Synchronous HyperBand: brackets of trials paused at each rung, then halved."""
+
+    type: Literal["hyperband"] = "hyperband"
+
+
+class Bohb(_Halving):
+    """HyperBand whose brackets are filled by a model-based searcher (BOHB-style)."""
+
+    type: Literal["bohb"] = "bohb"
+
+
+class Median(_Scheduler):
+    """Stops a trial whose best result is below the median of the others' at the same point."""
+
+    type: Literal["median"] = "median"
+    grace_period: PositiveInt = Field(1, description="Iterations before any stop.")
+    min_samples_required: PositiveInt = Field(3, description="Trials needed for a median.")
+
+
+class Pbt(_Scheduler):
+    """Population-based training: every ``perturbation_interval`` iterations, the bottom
+    quantile copies a top trial's checkpoint and explores from its hyperparameters."""
+
+    type: Literal["pbt"] = "pbt"
+    perturbation_interval: PositiveInt = 2
+    quantile_fraction: float = Field(0.25, gt=0, le=0.5)
+    resample_probability: float = Field(0.25, ge=0, le=1)
+
+
+class NoScheduler(_Scheduler):
+    """Every trial runs to its end."""
+
+    type: Literal["none"] = "none"
+
+
+SCHEDULER_TYPES = ("asha", "hyperband", "bohb", "median", "pbt", "none")
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("type", "asha"))
+    return str(getattr(value, "type", "asha"))
+
+
+SchedulerSection = Annotated[
+    Annotated[Asha, Tag("asha")]
+    | Annotated[HyperBand, Tag("hyperband")]
+    | Annotated[Bohb, Tag("bohb")]
+    | Annotated[Median, Tag("median")]
+    | Annotated[Pbt, Tag("pbt")]
+    | Annotated[NoScheduler, Tag("none")],
+    Discriminator(
+        _type_of,
+        custom_error_type="scheduler_type",
+        custom_error_message=f"type must be one of {', '.join(SCHEDULER_TYPES)}",
+    ),
+]
+"""The ``scheduler`` section, ASHA when ``type`` is left out."""

@@ -1,0 +1,41 @@
+"""``nsga2``: Optuna's NSGA-II genetic algorithm, for several objectives (and constraints).
+
+Each generation of ``population_size`` trials is bred from the non-dominated, most spread-out
+trials of the last, so the search spreads along the Pareto front. Also works for one objective.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from optuna.samplers import NSGAIISampler
+from pydantic import BaseModel, ConfigDict, Field
+
+from tunefw.protocols import SearchPlan, SearchSettings
+from tunefw.space import ParamSpec
+from tunefw_plugins.search._optuna import constraints_func, optuna_plan
+
+
+class Nsga2Search:
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        population_size: int = Field(20, ge=2, description="Trials per generation.")
+        mutation_prob: float | None = Field(None, ge=0, le=1)
+        crossover_prob: float = Field(0.9, ge=0, le=1)
+        swapping_prob: float = Field(0.5, ge=0, le=1)
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    def plan(self, space: Mapping[str, ParamSpec], settings: SearchSettings) -> SearchPlan:
+        p = self.params
+        sampler = NSGAIISampler(
+            population_size=p.population_size,
+            mutation_prob=p.mutation_prob,
+            crossover_prob=p.crossover_prob,
+            swapping_prob=p.swapping_prob,
+            seed=settings.seed,
+            constraints_func=constraints_func(settings),
+        )
+        return optuna_plan(space, settings, sampler, "nsga2")
