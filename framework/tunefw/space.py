@@ -110,16 +110,16 @@ class _Range(_Param):
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
             return False
-        low, high = self.bounds
+        number, (low, high) = float(value), self.bounds
         tolerance = 1e-9 * max(1.0, abs(high - low))
-        if not low - tolerance <= value <= high + tolerance:
+        if not low - tolerance <= number <= high + tolerance:
+            return False
+        if isinstance(self, IntRange) and number != round(number):
             return False
         step = getattr(self, "step", None)
-        if isinstance(self, IntRange) and float(value) != round(value):
-            return False
         if step:
-            k = (value - low) / step
-            return abs(k - round(k)) < 1e-6
+            k = (number - low) / step
+            return bool(abs(k - round(k)) < 1e-6)
         return True
 
     def _points_error(self) -> SpaceError:

@@ -81,12 +81,13 @@ def _run_plan(
             run_config=tune.RunConfig(storage_path=storage, verbose=0),
         )
         grid = tuner.fit()
-    results = sorted(grid, key=lambda r: r.metrics["started"])
-    for before, after in itertools.pairwise(results):
-        assert after.metrics["started"] >= before.metrics["ended"], (
-            "max_concurrent=1, yet trials overlapped"
-        )
-    return [dict(r.config or {}) for r in results]
+    runs = sorted(
+        ((grid[i].metrics or {}, grid[i].config or {}) for i in range(len(grid))),
+        key=lambda run: float(run[0]["started"]),
+    )
+    for (before, _), (after, _) in itertools.pairwise(runs):
+        assert after["started"] >= before["ended"], "max_concurrent=1, yet trials overlapped"
+    return [dict(config) for _, config in runs]
 
 
 def _timed_objective(config: dict[str, Any]) -> None:
