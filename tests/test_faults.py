@@ -108,15 +108,21 @@ def test_a_killed_worker_resumes_the_trial_from_its_checkpoint(tmp_path):
     assert len(keys) == len(set(keys)) == 20
 
 
-def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys):
+@pytest.mark.parametrize("strategy", ["random", "bayesian"])
+def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys, strategy):
     path = function_recipe(
         tmp_path,
-        """
+        f"""
         name: killed-driver
-        trainable: {kind: function, function: "toy_trainables:steady"}
-        objective: {metric: loss, mode: min}
-        search: {num_samples: 10, max_concurrent: 2, seed: 2, space: {x: {uniform: [0, 1]}}}
-        scheduler: {type: none}
+        trainable: {{kind: function, function: "toy_trainables:steady"}}
+        objective: {{metric: loss, mode: min}}
+        search:
+          strategy: {strategy}
+          num_samples: 10
+          max_concurrent: 2
+          seed: 2
+          space: {{x: {{uniform: [0, 1]}}}}
+        scheduler: {{type: none}}
         """,
     )
     driver = start_driver(path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -138,6 +144,7 @@ def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys)
     finals = final_rows(read_results(location)).to_pylist()
     assert len(finals) == 10
     assert {r[col.STATUS] for r in finals} == {col.TERMINATED}
+    assert len({r["config.x"] for r in finals}) == 10, "the searcher went on from its state"
     keys = stored_keys(location)
     assert len(keys) == len(set(keys)) == 100, "every iteration of every trial, exactly once"
 

@@ -18,7 +18,9 @@ from tunefw.store.layout import (
     write_atomic,
     write_json,
 )
-from tunefw.store.reader import best_trial, final_rows, read_results
+from tunefw.objective import Objective
+from tunefw.store.ranking import best_trial, pareto_front, ranked_trials, with_rank_columns
+from tunefw.store.reader import final_rows, read_results
 
 
 def rows(trial: str, status: str, scores: list[float], x: float) -> list[dict]:
@@ -68,11 +70,57 @@ def test_best_prefers_trials_that_ran_to_completion(location):
         "part-000000-a.parquet",
         rows("t1", col.TERMINATED, [0.5, 0.7], 1.0) + rows("t2", col.STOPPED_EARLY, [0.9], 2.0),
     )
-    best = best_trial(read_results(location), "acc", "max")
+    best = best_trial(read_results(location), objective("acc", "max"))
     assert best is not None
     assert (best.trial_id, best.score, best.config) == ("t1", 0.7, {"x": 1.0})
-    assert best_trial(read_results(location), "acc", "min").trial_id == "t1"
-    assert best_trial(read_results(location), "nope", "max") is None
+    assert best_trial(read_results(location), objective("acc", "min")).trial_id == "t1"
+    assert best_trial(read_results(location), objective("nope", "max")) is None
+
+
+def objective(metric: str, mode: str, **more) -> Objective:
+    return Objective.model_validate({"metric": metric, "mode": mode, **more})
+
+
+def final(trial: str, **metrics: float) -> dict:
+    row = {col.TRIAL_ID: trial, col.ITERATION: 1, col.STATUS: col.TERMINATED, "config.x": 0.0}
+    return row | {f"metric.{k}": v for k, v in metrics.items()}
+
+
+def test_constraints_rank_infeasible_trials_last(location):
+    write_part(
+        location,
+        "part-000000-a.parquet",
+        [final("t1", acc=0.9, loss=0.8), final("t2", acc=0.7, loss=0.2), final("t3", acc=0.8)],
+    )
+    constrained = objective("acc", "max", constraints=["loss <= 0.5"])
+    ranked = [r[col.TRIAL_ID] for r in ranked_trials(read_results(location), constrained)]
+    assert ranked == ["t2", "t1", "t3"]  # t3 never reported loss: infeasible too
+    assert best_trial(read_results(location), constrained).trial_id == "t2"
+    flags = with_rank_columns(final_rows(read_results(location)), constrained)
+    assert dict(zip(flags[col.TRIAL_ID].to_pylist(), flags["feasible"].to_pylist())) == {
+        "t1": False,
+        "t2": True,
+        "t3": False,
+    }
+    impossible = objective("acc", "max", constraints=["loss <= 0.1"])
+    assert best_trial(read_results(location), impossible) is None
+
+
+def test_pareto_front_keeps_the_non_dominated_trials(location):
+    trials = {"a": (0.9, 5.0), "b": (0.8, 1.0), "c": (0.7, 2.0), "d": (0.9, 6.0), "e": (0.6, 0.5)}
+    write_part(
+        location,
+        "part-000000-a.parquet",
+        [final(t, acc=acc, seconds=sec) for t, (acc, sec) in trials.items()],
+    )
+    multi = Objective.model_validate({"metrics": {"acc": "max", "seconds": "min"}})
+    front = [r[col.TRIAL_ID] for r in pareto_front(read_results(location), multi)]
+    assert front == ["a", "b", "e"]  # c is beaten by b on both; d by a on seconds
+    assert best_trial(read_results(location), multi).trial_id == "a"
+    flags = with_rank_columns(final_rows(read_results(location)), multi)
+    assert {
+        t for t, p in zip(flags[col.TRIAL_ID].to_pylist(), flags["pareto"].to_pylist()) if p
+    } == {"a", "b", "e"}
 
 
 def test_an_interrupted_write_leaves_no_part(location):

@@ -1,4 +1,4 @@
-"""A one-line view of a running experiment: done, running, stopped by ASHA, errored, best."""
+"""A one-line view of a running experiment: done, running, stopped early, errored, best."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class ProgressLine(Callback):
         best = "-" if self.best is None else f"{self.best:.4f}"
         return (
             f"trials {self.done}/{self.total} done · {running} running · "
-            f"{self.stopped} stopped by ASHA · {self.errored} errored · best {self.metric} {best}"
+            f"{self.stopped} stopped early · {self.errored} errored · best {self.metric} {best}"
         )
 
     def setup(

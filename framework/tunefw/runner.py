@@ -23,7 +23,8 @@ from tunefw.store import columns as col
 from tunefw.store.compaction import compact
 from tunefw.store.layout import ExperimentLocation, prepare, remove
 from tunefw.store.manifest import Manifest, load_manifest, new_manifest, stamp, write_manifest
-from tunefw.store.reader import BestTrial, best_trial, final_rows, read_results
+from tunefw.store.ranking import BestTrial, best_trial
+from tunefw.store.reader import final_rows, read_results
 
 #: Set for the driver: Parquet is the record, so Ray Tune's own loggers and progress
 #: tables stay off (a user may still set these variables to turn them back on).
@@ -272,6 +273,6 @@ def summarize(
         stopped_early=statuses.count(col.STOPPED_EARLY),
         errored=statuses.count(col.ERRORED),
         rows=table.num_rows,
-        best=best_trial(table, recipe.objective.metric, recipe.objective.mode),
+        best=best_trial(table, recipe.objective),
         wall_time_s=wall_time_s,
     )

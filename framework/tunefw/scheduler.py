@@ -20,7 +20,6 @@ from ray.tune.schedulers import (
     PopulationBasedTraining,
     TrialScheduler,
 )
-from ray.tune.search import Searcher
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from tunefw.errors import RecipeError
@@ -34,7 +33,7 @@ from tunefw.scheduler_sections import (
     Pbt,
     SchedulerSection,
 )
-from tunefw.space import Constant, Grid, ParamSpec
+from tunefw.space import Constant, Grid, ParamSpec, Range
 
 TIME_ATTR = "training_iteration"
 PAUSING = (HyperBand, Bohb, Pbt)
@@ -77,6 +76,20 @@ class RecordingBOHB(_RecordsEarlyStops, HyperBandForBOHB):
 
 class RecordingMedian(_RecordsEarlyStops, MedianStoppingRule):
     pass
+
+
+class KeepInSpace:
+    """PBT's explore step, after Ray's: perturbed values are clipped back into their ranges
+    (Ray multiplies by 0.8 or 1.2 and does not look at the bounds) and keep their step."""
+
+    def __init__(self, space: Mapping[str, ParamSpec]) -> None:
+        self.ranges = {n: s for n, s in space.items() if isinstance(s, Range)}
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+        for name, spec in self.ranges.items():
+            if name in config:
+                config[name] = spec.nearest(config[name])
+        return config
 
 
 def _recording(scheduler: _RecordsEarlyStops, stopped_early: set[str], before: float) -> Any:
@@ -125,6 +138,7 @@ def build_scheduler(
             },
             quantile_fraction=section.quantile_fraction,
             resample_probability=section.resample_probability,
+            custom_explore_fn=KeepInSpace(space),
         )
     return FIFOScheduler()  # type: ignore[no-untyped-call]
 
@@ -143,7 +157,7 @@ def check_pairing(
             f"scheduler.type: {kind} stops or pauses trials by one metric; a multi-objective "
             "search (objective.metrics) needs scheduler.type: none"
         )
-    if isinstance(section, Bohb) and not isinstance(plan.search_alg, Searcher):
+    if isinstance(section, Bohb) and not callable(getattr(plan.search_alg, "on_pause", None)):
         raise RecipeError(
             f"scheduler.type: bohb fills HyperBand's brackets from a model-based searcher; "
             f"search.strategy {strategy} is not one (use bayesian)"

@@ -83,13 +83,13 @@ class _Param(BaseModel):
         """Whether ``value`` is one this parameter can take."""
 
 
-class _Range(_Param):
+class Range(_Param):
     """A numeric interval ``[low, high]``; both ends included for integers."""
 
     bounds: tuple[float, float]
 
     @model_validator(mode="after")
-    def _check_bounds(self) -> _Range:
+    def _check_bounds(self) -> Range:
         low, high = self.bounds
         if not low < high:
             raise ValueError(f"empty or inverted range: low ({low}) must be < high ({high})")
@@ -122,6 +122,15 @@ class _Range(_Param):
             return bool(abs(k - round(k)) < 1e-6)
         return True
 
+    def nearest(self, value: float) -> float | int:
+        """The value of this range closest to ``value``: clipped, on the step, integral."""
+        low, high = self.bounds
+        step = getattr(self, "step", None) or (1 if isinstance(self, IntRange) else None)
+        clipped = min(max(float(value), low), high)
+        if step:
+            clipped = min(low + step * round((clipped - low) / step), high)
+        return int(round(clipped)) if isinstance(self, IntRange) else clipped
+
     def _points_error(self) -> SpaceError:
         return SpaceError(
             f"{self.kind} range {list(self.bounds)} has no finite grid; "
@@ -129,7 +138,7 @@ class _Range(_Param):
         )
 
 
-class Uniform(_Range):
+class Uniform(Range):
     """Floats in ``[low, high]``; with ``step``, only ``low + k * step`` (quantized)."""
 
     kind: ClassVar[str] = "uniform"
@@ -158,7 +167,7 @@ class Uniform(_Range):
         return pa.float64()
 
 
-class LogUniform(_Range):
+class LogUniform(Range):
     kind: ClassVar[str] = "loguniform"
     bounds: tuple[float, float] = Field(alias="loguniform")
     log: ClassVar[bool] = True
@@ -176,7 +185,7 @@ class LogUniform(_Range):
         return pa.float64()
 
 
-class IntRange(_Range):
+class IntRange(Range):
     """Integers from low to high, both included (as in Optuna's ``suggest_int``), by ``step``."""
 
     kind: ClassVar[str] = "int"

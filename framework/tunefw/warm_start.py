@@ -9,8 +9,9 @@ from tunefw.errors import RecipeError, StoreError
 from tunefw.recipe import Recipe
 from tunefw.space import Constant, ParamSpec
 from tunefw.store.layout import Storage, find_experiment
-from tunefw.store.manifest import load_manifest
-from tunefw.store.reader import config_of, ranked_trials, read_results
+from tunefw.store.manifest import load_manifest, objective_of
+from tunefw.store.ranking import ranked_trials
+from tunefw.store.reader import config_of, read_results
 
 
 def warm_start_points(recipe: Recipe, space: Mapping[str, ParamSpec]) -> tuple[dict[str, Any], ...]:
@@ -22,11 +23,12 @@ def warm_start_points(recipe: Recipe, space: Mapping[str, ParamSpec]) -> tuple[d
         location = find_experiment(Storage.open(warm.storage or recipe.storage), warm.experiment)
     except StoreError as exc:
         raise RecipeError(f"search.warm_start.experiment: {exc}") from None
-    objective = load_manifest(location)["recipe"]["objective"]
-    ranked = ranked_trials(read_results(location), objective["metric"], objective["mode"])
+    objective = objective_of(load_manifest(location))
+    ranked = ranked_trials(read_results(location), objective)
     sampled = {name for name, spec in space.items() if not isinstance(spec, Constant)}
     points = [
-        {k: v for k, v in config_of(row).items() if k in sampled} for row in ranked[: warm.top_k]
+        {k: v for k, v in config_of(row).items() if k in sampled and v is not None}
+        for row in ranked[: warm.top_k]
     ]
     points = [p for p in points if p]
     if not points:

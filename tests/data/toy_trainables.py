@@ -81,3 +81,12 @@ def branin(config: dict[str, Any], ctx: Any) -> None:
     a, b, c, r, s, t = 1.0, 5.1 / (4 * math.pi**2), 5 / math.pi, 6.0, 10.0, 1 / (8 * math.pi)
     value = a * (x2 - b * x1**2 + c * x1 - r) ** 2 + s * (1 - t) * math.cos(x1) + s
     ctx.report({"value": value, "good": value < 5})
+
+
+def resumable_curve(config: dict[str, Any], ctx: Any) -> None:
+    """A learning curve ``x * (1 - 0.7 ** step)`` over 9 steps, checkpointed every step; it
+    goes on from ``ctx.restored``, as schedulers that pause trials (hyperband, pbt) need."""
+    state = ctx.restored or {"step": 0}
+    for step in range(state["step"] + 1, 10):
+        score = config["x"] * (1 - 0.7**step) - 0.1 * config.get("noise", 0.0)
+        ctx.report({"score": score, "resumed": ctx.restored is not None}, state={"step": step})

@@ -9,8 +9,9 @@ from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
 from tunefw.cli.results_cmd import find_best
 from tunefw.errors import StoreError
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
-from tunefw.store.manifest import load_manifest
-from tunefw.store.reader import best_trial, final_rows, read_results
+from tunefw.store.manifest import load_manifest, objective_of
+from tunefw.store.ranking import best_trial
+from tunefw.store.reader import final_rows, read_results
 
 
 def experiments(storage: StorageOption = DEFAULT_STORAGE) -> None:
@@ -20,14 +21,14 @@ def experiments(storage: StorageOption = DEFAULT_STORAGE) -> None:
     for name in store.experiments():
         location = ExperimentLocation(store, name)
         manifest = load_manifest(location)
-        objective = manifest["recipe"]["objective"]
+        objective = objective_of(manifest)
         table = read_results(location)
-        best = best_trial(table, objective["metric"], objective["mode"])
+        best = best_trial(table, objective)
         view.add_row(
             name,
             manifest["status"],
             str(final_rows(table).num_rows),
-            f"{objective['metric']} ({objective['mode']})",
+            ", ".join(f"{m} ({mode})" for m, mode in objective.targets.items()),
             "-" if best is None else f"{best.score:.4f}",
             (manifest.get("started_at") or "")[:19].replace("T", " "),
         )

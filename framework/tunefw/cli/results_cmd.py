@@ -20,17 +20,20 @@ from rich.table import Table
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
 from tunefw.cli.run_cmd import nested_line
 from tunefw.errors import StoreError
+from tunefw.objective import Objective
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
-from tunefw.store.manifest import load_manifest
+from tunefw.store.manifest import load_manifest, objective_of
 from tunefw.store.query import parse_where, resolve_column
-from tunefw.store.reader import (
+from tunefw.store.ranking import (
+    FEASIBLE,
+    PARETO,
     BestTrial,
     best_trial,
-    final_rows,
-    read_results,
-    scan_parts,
+    pareto_front,
+    with_rank_columns,
 )
+from tunefw.store.reader import final_rows, read_results, scan_parts
 
 
 class Format(str, Enum):
@@ -40,9 +43,8 @@ class Format(str, Enum):
     parquet = "parquet"
 
 
-def _objective(location: ExperimentLocation) -> dict[str, str]:
-    objective: dict[str, str] = load_manifest(location)["recipe"]["objective"]
-    return objective
+def _objective(location: ExperimentLocation) -> Objective:
+    return objective_of(load_manifest(location))
 
 
 def results(
@@ -65,7 +67,11 @@ def results(
         bool, typer.Option("--all-rows", help="Every reported result, not one row per trial.")
     ] = False,
 ) -> None:
-    """The trials of an experiment, best first."""
+    """The trials of an experiment, best first (the Pareto front first for several objectives).
+
+    With constraints, a ``feasible`` column says which trials meet them; with several
+    objectives, a ``pareto`` column marks the trials on the Pareto front.
+    """
     location = find_experiment(Storage.open(storage), name)
     objective = _objective(location)
     parts = scan_parts(location)
@@ -76,31 +82,42 @@ def results(
     else:  # trials are filtered by their final row, not by any row they reported
         table = final_rows(read_results(location, parts=parts))
         table = table if expression is None else table.filter(expression)
+        table = with_rank_columns(table, objective)
+        available = [*available, *(n for n in (FEASIBLE, PARETO) if n in table.column_names)]
     table = _sorted(table, sort, objective, available)
     if top is not None:
         table = table.slice(0, top)
     if columns is not None:
         names = [resolve_column(c.strip(), available, "--columns") for c in columns.split(",")]
         table = table.select(names)
-    _write(table, fmt, out, col.METRIC_PREFIX + objective["metric"], name)
+    _write(table, fmt, out, _shown_metrics(objective), name)
+
+
+def _shown_metrics(objective: Objective) -> list[str]:
+    """The columns a table view shows after the config: objectives, constraints, flags."""
+    metrics = [col.METRIC_PREFIX + m for m in objective.reported_metrics()]
+    return [*metrics, FEASIBLE, PARETO]
 
 
 def _sorted(
-    table: pa.Table, sort: str | None, objective: dict[str, str], available: list[str]
+    table: pa.Table, sort: str | None, objective: Objective, available: list[str]
 ) -> pa.Table:
-    if sort is None:
-        key, descending = col.METRIC_PREFIX + objective["metric"], objective["mode"] == "max"
-    else:
-        descending = sort.startswith("-")
+    if sort is not None:
         key = resolve_column(sort.lstrip("-"), available, "--sort")
-    if key not in table.column_names or table.num_rows == 0:
+        keys = [(key, "descending" if sort.startswith("-") else "ascending")]
+    else:
+        primary = col.METRIC_PREFIX + objective.metric
+        flags = [(n, "descending") for n in (PARETO, FEASIBLE) if n in table.column_names]
+        keys = [*flags, (primary, "descending" if objective.mode == "max" else "ascending")]
+    keys = [(k, order) for k, order in keys if k in table.column_names]
+    if not keys or table.num_rows == 0:
         return table
-    return table.sort_by([(key, "descending" if descending else "ascending")])
+    return table.sort_by(keys)
 
 
-def _write(table: pa.Table, fmt: Format, out: Path | None, metric: str, title: str) -> None:
+def _write(table: pa.Table, fmt: Format, out: Path | None, metrics: list[str], title: str) -> None:
     if fmt is Format.table:
-        _print_table(table, metric, title)
+        _print_table(table, metrics, title)
         return
     sink = io.BytesIO()
     if fmt is Format.csv:
@@ -130,10 +147,10 @@ def _text_safe(table: pa.Table) -> pa.Table:
     )
 
 
-def _print_table(table: pa.Table, metric: str, title: str) -> None:
+def _print_table(table: pa.Table, metrics: list[str], title: str) -> None:
     shown = [c for c in (col.TRIAL_ID, col.STATUS, col.ITERATION) if c in table.column_names]
     shown += [n for n in table.column_names if n.startswith(col.CONFIG_PREFIX)]
-    shown += [metric] if metric in table.column_names else []
+    shown += [m for m in metrics if m in table.column_names]
     if not shown:
         shown = table.column_names
     view = Table(title=title)
@@ -153,9 +170,11 @@ def _fmt(value: Any) -> str:
 
 def find_best(location: ExperimentLocation) -> BestTrial:
     objective = _objective(location)
-    found = best_trial(read_results(location), objective["metric"], objective["mode"])
+    found = best_trial(read_results(location), objective)
     if found is None:
-        raise StoreError(f"{location.name}: no trial reported {objective['metric']}")
+        constraints = ", ".join(str(c) for c in objective.constraints)
+        why = f"is feasible ({constraints})" if constraints else f"reported {objective.metric}"
+        raise StoreError(f"{location.name}: no trial {why}")
     return found
 
 
@@ -182,6 +201,11 @@ def best(
     )
     for key, value in found.config.items():
         console.print(f"  {key}: {value}", highlight=False)
+    objective = _objective(location)
+    if objective.multi:
+        front = pareto_front(read_results(location), objective)
+        title = f"Pareto front: {len(front)} trials (the best above is its best {found.metric})"
+        _print_table(pa.Table.from_pylist(front), _shown_metrics(objective), title)
     if export is not None:
         recipe = best_recipe(load_manifest(location)["recipe"], found)
         header = (

@@ -167,7 +167,7 @@ def print_summary(console: Console, summary: RunSummary, metric: str) -> None:
             soft_wrap=True,
         )
     console.print(
-        f"{summary.trials} trials ({summary.stopped_early} stopped by ASHA, "
+        f"{summary.trials} trials ({summary.stopped_early} stopped early, "
         f"{summary.errored} errored) in {summary.wall_time_s:.1f} s · {summary.rows} rows in "
         f"{summary.location.storage.display}/{summary.location.name}",
         highlight=False,

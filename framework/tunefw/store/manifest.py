@@ -11,6 +11,7 @@ import ray
 
 from tunefw import __version__, registry
 from tunefw.errors import StoreError
+from tunefw.objective import Objective
 from tunefw.plugins import ResolvedPlugins
 from tunefw.recipe import Recipe
 from tunefw.store.columns import SCHEMA_VERSION
@@ -60,6 +61,11 @@ def new_manifest(
             "plugins": _plugin_versions(recipe),
         },
     }
+
+
+def objective_of(manifest: Manifest) -> Objective:
+    """The objective an experiment was run with."""
+    return Objective.model_validate(manifest["recipe"]["objective"])
 
 
 def write_manifest(location: ExperimentLocation, manifest: Manifest) -> None:

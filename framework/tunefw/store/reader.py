@@ -115,48 +115,7 @@ def final_rows(table: pa.Table) -> pa.Table:
     return ordered.filter(_last_of_each(ordered, [col.TRIAL_ID]))
 
 
-@dataclass(frozen=True)
-class BestTrial:
-    trial_id: str
-    metric: str
-    score: float
-    config: dict[str, Any]
-    iteration: int
-    status: str
-
-
-def ranked_trials(table: pa.Table, metric: str, mode: str) -> list[dict[str, Any]]:
-    """Final rows that reported ``metric``, best first; completed trials before the rest.
-
-    A trial stopped early was scored on fewer iterations (fewer folds, fewer epochs), which
-    is not a like-for-like comparison, so it only ranks after every completed trial.
-    """
-    column = col.METRIC_PREFIX + metric
-    finals = final_rows(table)
-    if column not in finals.column_names:
-        return []
-    rows = [r for r in finals.to_pylist() if r[column] is not None]
-    sign = -1.0 if mode == "max" else 1.0
-    return sorted(rows, key=lambda r: (r[col.STATUS] != col.TERMINATED, sign * r[column]))
-
-
 def config_of(row: dict[str, Any]) -> dict[str, Any]:
     """The hyperparameters in a result row, without the ``config.`` prefix."""
     prefix = col.CONFIG_PREFIX
     return {k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix)}
-
-
-def best_trial(table: pa.Table, metric: str, mode: str) -> BestTrial | None:
-    """The trial with the best final value of ``metric`` (see ``ranked_trials``)."""
-    ranked = ranked_trials(table, metric, mode)
-    if not ranked:
-        return None
-    best = ranked[0]
-    return BestTrial(
-        trial_id=best[col.TRIAL_ID],
-        metric=metric,
-        score=float(best[col.METRIC_PREFIX + metric]),
-        config=config_of(best),
-        iteration=int(best[col.ITERATION]),
-        status=best[col.STATUS],
-    )

@@ -15,7 +15,6 @@ from typing import Any
 
 import optuna
 from optuna.samplers import BaseSampler
-from optuna.trial import FrozenTrial
 from ray.tune.search.optuna import OptunaSearch
 
 from tunefw.errors import RecipeError, SpaceError
@@ -33,11 +32,9 @@ from tunefw.space import (
     sampling_order,
 )
 
-CONSTRAINTS_ATTR = "tunefw.constraints"
-
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-"""tunefw picks multivariate TPE, GP and constraints on purpose; their notices are noise."""
+"""tunefw picks multivariate TPE, QMC and CMA-ES margins on purpose; their notices are noise."""
 
 
 def suggest(trial: Any, name: str, spec: ParamSpec) -> Any:
@@ -74,14 +71,12 @@ class SpaceSampler:
         return {name: v for name, v in config.items() if isinstance(self.space[name], Constant)}
 
 
-def trial_constraints(trial: FrozenTrial) -> Sequence[float]:
-    """Optuna's ``constraints_func``: the violations the searcher stored (<= 0 holds)."""
-    values: Sequence[float] = trial.user_attrs.get(CONSTRAINTS_ATTR, ())
-    return values
-
-
 class ConstrainedOptunaSearch(OptunaSearch):
-    """Ray Tune's OptunaSearch, telling Optuna each trial's constraint violations too."""
+    """Ray Tune's OptunaSearch, telling Optuna each trial's constraint violations too.
+
+    They are set on the trial before it is told (``Trial.set_constraint``), where Optuna's
+    constraint-aware samplers (TPE, GP, NSGA-II) read them.
+    """
 
     def __init__(self, *args: Any, constraints: Sequence[Constraint] = (), **kwargs: Any) -> None:
         self._constraints = tuple(constraints)
@@ -92,9 +87,16 @@ class ConstrainedOptunaSearch(OptunaSearch):
     ) -> None:
         ot_trial = self._ot_trials.get(trial_id)
         if self._constraints and ot_trial is not None and trial_id not in self._completed_trials:
-            values = [c.violation((result or {}).get(c.metric)) for c in self._constraints]
-            ot_trial.set_user_attr(CONSTRAINTS_ATTR, values)
+            for constraint in self._constraints:
+                violation = constraint.violation((result or {}).get(constraint.metric))
+                ot_trial.set_constraint(str(constraint), violation)
         super().on_trial_complete(trial_id, result, error)
+
+    def on_pause(self, trial_id: str) -> None:
+        """HyperBand for BOHB pauses trials at its rungs; their Optuna trials stay running."""
+
+    def on_unpause(self, trial_id: str) -> None:
+        """A paused trial goes on with the config it was suggested."""
 
 
 def refuse_grid(space: Mapping[str, ParamSpec], strategy: str) -> None:
@@ -139,8 +141,3 @@ def optuna_plan(
         constraints=settings.constraints,
     )
     return SearchPlan(param_space={}, search_alg=searcher, num_samples=settings.budget)
-
-
-def constraints_func(settings: SearchSettings) -> Any:
-    """The ``constraints_func`` for samplers that take one, or None without constraints."""
-    return trial_constraints if settings.constraints else None

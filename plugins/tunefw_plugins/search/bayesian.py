@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.space import ParamSpec
-from tunefw_plugins.search._optuna import constraints_func, optuna_plan, refuse_conditional
+from tunefw_plugins.search._optuna import optuna_plan, refuse_conditional
 
 
 class BayesianSearch:
@@ -44,7 +44,6 @@ class BayesianSearch:
                 seed=settings.seed,
                 n_startup_trials=p.n_startup_trials,
                 deterministic_objective=p.deterministic_objective,
-                constraints_func=constraints_func(settings),
             )
             return optuna_plan(space, settings, gp, "bayesian")
         liar = p.constant_liar if p.constant_liar is not None else settings.max_concurrent != 1
@@ -55,6 +54,5 @@ class BayesianSearch:
             multivariate=p.multivariate,
             group=p.group and p.multivariate,
             constant_liar=liar,
-            constraints_func=constraints_func(settings),
         )
         return optuna_plan(space, settings, tpe, "bayesian")

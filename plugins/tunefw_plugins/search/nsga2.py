@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.space import ParamSpec
-from tunefw_plugins.search._optuna import constraints_func, optuna_plan
+from tunefw_plugins.search._optuna import optuna_plan
 
 
 class Nsga2Search:
@@ -36,6 +36,5 @@ class Nsga2Search:
             crossover_prob=p.crossover_prob,
             swapping_prob=p.swapping_prob,
             seed=settings.seed,
-            constraints_func=constraints_func(settings),
         )
         return optuna_plan(space, settings, sampler, "nsga2")

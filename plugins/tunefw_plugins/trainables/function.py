@@ -54,7 +54,7 @@ class FunctionTrainable:
         out: Any = fn(dict(ctx.config), ctx)
         if isinstance(out, Mapping):
             ctx.report(out)
-        elif ctx.reports == 0:
+        elif ctx.reports == 0 and ctx.restored is None:  # a restored trial may be done
             raise RecipeError(
                 f"trainable.function: {self.params.function} reported nothing: call "
                 "ctx.report({...}) or return a mapping of metrics"

@@ -1,0 +1,232 @@
+"""Search strategies, schedulers, conditional spaces and multi-objective runs, end to end on
+the session's real Ray: recipe in, Parquet out, read back by the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tunefw.cli.main import main
+from tunefw.store import columns as col
+from tunefw.store.reader import final_rows, read_results
+
+from .faults_helpers import experiment, function_recipe
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+SVC_CONDITIONAL = """
+    name: {name}
+    trainable: {{kind: sklearn, estimator: sklearn.svm.SVC}}
+    data: {{loader: "sklearn.datasets:load_iris"}}
+    objective: {objective}
+    search:
+      strategy: {strategy}
+      params: {params}
+      num_samples: 6
+      max_concurrent: 2
+      seed: 3
+      space:
+        kernel: {{choice: [rbf, linear]}}
+        C: {{loguniform: [0.1, 10]}}
+        gamma: {{loguniform: [1.0e-3, 1.0], when: {{kernel: rbf}}}}
+        tol: {{uniform: [0.001, 0.01], step: 0.001}}
+    validation: {{strategy: kfold, folds: 2}}
+    scheduler: {scheduler}
+"""
+
+
+def svc_recipe(tmp_path, name, strategy="bayesian", params="{}", objective=None, scheduler=None):
+    return function_recipe(
+        tmp_path,
+        SVC_CONDITIONAL.format(
+            name=name,
+            strategy=strategy,
+            params=params,
+            objective=objective or "{metric: accuracy, mode: max}",
+            scheduler=scheduler or "{type: asha, max_t: 2, grace_period: 1}",
+        ),
+    )
+
+
+def finals(tmp_path, name):
+    return final_rows(read_results(experiment(tmp_path, name))).to_pylist()
+
+
+def test_bayesian_search_honours_a_conditional_space(tmp_path):
+    path = svc_recipe(tmp_path, "tpe", params="{n_startup_trials: 3}")
+    assert main(["run", str(path)]) == 0
+    rows = finals(tmp_path, "tpe")
+    assert len(rows) == 6
+    for row in rows:
+        assert (row["config.gamma"] is not None) == (row["config.kernel"] == "rbf"), row
+        tol = row["config.tol"]
+        assert 0.001 <= tol <= 0.01 and round(tol * 1000, 6) == round(tol * 1000)
+    assert {row["config.kernel"] for row in rows} == {"rbf", "linear"}
+
+
+def test_multi_objective_results_and_best_show_the_pareto_front(tmp_path, capsys):
+    path = svc_recipe(
+        tmp_path,
+        "pareto",
+        strategy="nsga2",
+        params="{population_size: 4}",
+        objective="{metrics: {accuracy: max, fit_time: min}}",
+        scheduler="{type: none}",
+    )
+    assert main(["run", str(path)]) == 0
+    storage = str(tmp_path / "results")
+    capsys.readouterr()
+    assert main(["results", "pareto", "--storage", storage, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    front = [r for r in rows if r["pareto"]]
+    assert front and rows[: len(front)] == front, "the front comes first"
+    for a in front:  # nobody dominates a member of the front
+        for b in rows:
+            better = b["metric.accuracy"] >= a["metric.accuracy"] and (
+                b["metric.fit_time"] <= a["metric.fit_time"]
+            )
+            strictly = b["metric.accuracy"] > a["metric.accuracy"] or (
+                b["metric.fit_time"] < a["metric.fit_time"]
+            )
+            assert not (better and strictly), (a, b)
+    assert main(["best", "pareto", "--storage", storage]) == 0
+    out = capsys.readouterr().out
+    assert f"Pareto front: {len(front)} trials" in out
+    assert all(r[col.TRIAL_ID] in out for r in front)
+
+
+def test_constraints_mark_trials_infeasible(tmp_path, capsys):
+    path = svc_recipe(
+        tmp_path,
+        "constrained",
+        params="{n_startup_trials: 2}",
+        objective="{metric: accuracy, mode: max, constraints: ['accuracy >= 0.9']}",
+    )
+    assert main(["run", str(path)]) == 0
+    capsys.readouterr()
+    storage = str(tmp_path / "results")
+    assert main(["results", "constrained", "--storage", storage, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert all(r["feasible"] == (r["metric.accuracy"] >= 0.9) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "scheduler"),
+    [
+        ("random", "{type: hyperband, max_t: 9, reduction_factor: 3}"),
+        ("bayesian", "{type: bohb, max_t: 9, reduction_factor: 3}"),
+        ("random", "{type: pbt, perturbation_interval: 3}"),
+        ("random", "{type: median, grace_period: 2, min_samples_required: 2}"),
+    ],
+)
+def test_schedulers_run_resumable_trials(tmp_path, strategy, scheduler):
+    kind = scheduler.split(",")[0].removeprefix("{type: ")
+    path = function_recipe(
+        tmp_path,
+        f"""
+        name: sched-{kind}
+        trainable: {{kind: function, function: "toy_trainables:resumable_curve"}}
+        objective: {{metric: score, mode: max}}
+        search:
+          strategy: {strategy}
+          num_samples: 9
+          seed: 0
+          space: {{x: {{uniform: [0.0, 1.0]}}}}
+        resources: {{cpu: 0.5}}
+        scheduler: {scheduler}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    rows = finals(tmp_path, f"sched-{kind}")
+    assert len(rows) == 9
+    assert all(r[col.STATUS] in (col.TERMINATED, col.STOPPED_EARLY) for r in rows)
+    assert max(r[col.ITERATION] for r in rows) == 9, "the best trials ran to the end"
+    assert all(0.0 <= r["config.x"] <= 1.0 for r in rows), "PBT's perturbations stay in range"
+    if kind != "pbt":
+        assert any(r[col.STATUS] == col.STOPPED_EARLY for r in rows), "weak trials were cut"
+
+
+BAD = [
+    (
+        ["search.strategy=cmaes"],
+        "search.space.kernel: cmaes samples numbers, not categories",
+    ),
+    (
+        ["search.space.gamma={loguniform: [0.001, 1], when: {kernel_type: rbf}}"],
+        "search.space.gamma.when.kernel_type: the space has no parameter 'kernel_type'",
+    ),
+    (
+        [
+            "search.space.C={loguniform: [0.1, 10], when: {gamma: 0.5}}",
+            "search.space.gamma={uniform: [0, 1], when: {C: 1.0}}",
+        ],
+        "conditions form a cycle",
+    ),
+    (
+        ["search.space.gamma={loguniform: [0.001, 1], when: {kernel: poly}}"],
+        "search.space.gamma.when.kernel: kernel never takes ['poly']",
+    ),
+    (
+        ["search.strategy=qmc"],
+        "search.space.gamma.when: qmc cannot take conditional parameters",
+    ),
+    (
+        ["search.space.kernel={grid: [rbf, linear]}"],
+        "search.space.kernel: grid visits every value, which bayesian search does not do",
+    ),
+    (
+        [
+            "objective={metrics: {accuracy: max, fit_time: min}}",
+            "scheduler={type: none}",
+            "search.strategy=cmaes",
+            "search.space={C: {loguniform: [0.1, 10]}}",
+        ],
+        "search.strategy: cmaes optimises a single objective",
+    ),
+    (
+        ["objective={metrics: {accuracy: max, fit_time: min}}"],
+        "scheduler.type: asha stops or pauses trials by one metric",
+    ),
+    (
+        ["objective={metric: accuracy, mode: max, constraints: ['memory <= 3']}"],
+        "objective.constraints[0]: the sklearn trainable never reports 'memory'",
+    ),
+    (
+        ["objective={metric: accuracy, mode: max, constraints: ['accuracy < 3']}"],
+        "objective.constraints[0]",
+    ),
+    (
+        ["search.strategy=random", "search.space.gamma=0.1", "scheduler={type: bohb}"],
+        "scheduler.type: bohb fills HyperBand's brackets from a model-based searcher",
+    ),
+    (
+        ["scheduler={type: pbt}"],
+        "scheduler.type: pbt explores by mutating running trials itself",
+    ),
+    (
+        ["search.strategy=random", "scheduler={type: hyperband}"],
+        "scheduler.type: hyperband pauses trials and resumes them from checkpoints",
+    ),
+    (
+        ["scheduler={type: median, reduction_factor: 2}"],
+        "scheduler.reduction_factor: unknown field",
+    ),
+    (
+        ["search.space.tol={uniform: [0.001, 0.01], step: 0.004}"],
+        "search.space.tol.uniform: high - low",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD)
+def test_bad_search_input_is_one_line_and_exit_2(tmp_path, capsys, overrides, message):
+    path = svc_recipe(tmp_path, "bad")
+    args = ["validate", str(path)]
+    for override in overrides:
+        args += ["--set", override]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert message in lines[0], lines[0]
