@@ -10,6 +10,7 @@ import pytest
 
 from tunefw.cli.main import main
 from tunefw.errors import StoreError
+from tunefw.objective import Objective
 from tunefw.store import columns as col
 from tunefw.store.layout import (
     ExperimentLocation,
@@ -18,7 +19,6 @@ from tunefw.store.layout import (
     write_atomic,
     write_json,
 )
-from tunefw.objective import Objective
 from tunefw.store.ranking import best_trial, pareto_front, ranked_trials, with_rank_columns
 from tunefw.store.reader import final_rows, read_results
 
@@ -97,7 +97,9 @@ def test_constraints_rank_infeasible_trials_last(location):
     assert ranked == ["t2", "t1", "t3"]  # t3 never reported loss: infeasible too
     assert best_trial(read_results(location), constrained).trial_id == "t2"
     flags = with_rank_columns(final_rows(read_results(location)), constrained)
-    assert dict(zip(flags[col.TRIAL_ID].to_pylist(), flags["feasible"].to_pylist())) == {
+    assert dict(
+        zip(flags[col.TRIAL_ID].to_pylist(), flags["feasible"].to_pylist(), strict=True)
+    ) == {
         "t1": False,
         "t2": True,
         "t3": False,
@@ -119,7 +121,9 @@ def test_pareto_front_keeps_the_non_dominated_trials(location):
     assert best_trial(read_results(location), multi).trial_id == "a"
     flags = with_rank_columns(final_rows(read_results(location)), multi)
     assert {
-        t for t, p in zip(flags[col.TRIAL_ID].to_pylist(), flags["pareto"].to_pylist()) if p
+        t
+        for t, p in zip(flags[col.TRIAL_ID].to_pylist(), flags["pareto"].to_pylist(), strict=True)
+        if p
     } == {"a", "b", "e"}
 
 

@@ -129,7 +129,7 @@ class Range(_Param):
         clipped = min(max(float(value), low), high)
         if step:
             clipped = min(low + step * round((clipped - low) / step), high)
-        return int(round(clipped)) if isinstance(self, IntRange) else clipped
+        return round(clipped) if isinstance(self, IntRange) else clipped
 
     def _points_error(self) -> SpaceError:
         return SpaceError(
