@@ -24,6 +24,8 @@ TINY = {
     "transfer_pretrain_digits04": ["trainable.epochs=2", "trainable.save_model={weights}"],
     "transfer_finetune_digits59": ["search.num_samples=2", "search.space.epochs=2",
                                    "trainable.pretrained={weights}"],
+    "svm_bayesian_conditional": ["search.num_samples=3"],
+    "pareto_accuracy_vs_fit_time": ["search.num_samples=3"],
 }  # fmt: skip
 
 

@@ -49,6 +49,14 @@ def svc_recipe(tmp_path, name, strategy="bayesian", params="{}", objective=None,
     )
 
 
+def results_json(tmp_path, name, capsys) -> list[dict]:
+    """``tunefw results NAME --format json``, parsed."""
+    capsys.readouterr()
+    storage = str(tmp_path / "results")
+    assert main(["results", name, "--storage", storage, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
 def finals(tmp_path, name):
     return final_rows(read_results(experiment(tmp_path, name))).to_pylist()
 
@@ -75,10 +83,7 @@ def test_multi_objective_results_and_best_show_the_pareto_front(tmp_path, capsys
         scheduler="{type: none}",
     )
     assert main(["run", str(path)]) == 0
-    storage = str(tmp_path / "results")
-    capsys.readouterr()
-    assert main(["results", "pareto", "--storage", storage, "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = results_json(tmp_path, "pareto", capsys)
     front = [r for r in rows if r["pareto"]]
     assert front and rows[: len(front)] == front, "the front comes first"
     for a in front:  # nobody dominates a member of the front
@@ -90,7 +95,7 @@ def test_multi_objective_results_and_best_show_the_pareto_front(tmp_path, capsys
                 b["metric.fit_time"] < a["metric.fit_time"]
             )
             assert not (better and strictly), (a, b)
-    assert main(["best", "pareto", "--storage", storage]) == 0
+    assert main(["best", "pareto", "--storage", str(tmp_path / "results")]) == 0
     out = capsys.readouterr().out
     assert f"Pareto front: {len(front)} trials" in out
     assert all(r[col.TRIAL_ID] in out for r in front)
@@ -104,10 +109,7 @@ def test_constraints_mark_trials_infeasible(tmp_path, capsys):
         objective="{metric: accuracy, mode: max, constraints: ['accuracy >= 0.9']}",
     )
     assert main(["run", str(path)]) == 0
-    capsys.readouterr()
-    storage = str(tmp_path / "results")
-    assert main(["results", "constrained", "--storage", storage, "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = results_json(tmp_path, "constrained", capsys)
     assert all(r["feasible"] == (r["metric.accuracy"] >= 0.9) for r in rows)
 
 
@@ -230,3 +232,38 @@ def test_bad_search_input_is_one_line_and_exit_2(tmp_path, capsys, overrides, me
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     assert message in lines[0], lines[0]
+
+
+def test_stages_run_coarse_to_fine_as_one_family(tmp_path, capsys):
+    path = function_recipe(
+        tmp_path,
+        """
+        name: staged
+        trainable: {kind: function, function: "toy_trainables:quadratic"}
+        objective: {metric: loss, mode: min}
+        search: {strategy: random, num_samples: 5, seed: 1, space: {x: {uniform: [0, 1]}}}
+        scheduler: {type: none}
+        stages:
+          - name: coarse
+          - name: fine
+            top_k: 2
+            search: {strategy: bayesian, num_samples: 4, params: {n_startup_trials: 2}}
+          - name: other-model
+            trainable: {kind: function, function: "toy_trainables:returns_metrics"}
+            objective: {metric: score, mode: max}
+            search: {strategy: qmc, num_samples: 3, space: {a: {uniform: [0, 1]}, b: 1.0}}
+        """,
+    )
+    assert main(["run", str(path)]) == 2, "a stage may not change the objective"
+    assert "stages[2].objective: unknown field" in capsys.readouterr().err
+    lines = [line for line in path.read_text().splitlines() if "metric: score" not in line]
+    path.write_text("\n".join(lines).replace("returns_metrics", "quadratic_of_a") + "\n")
+    assert main(["run", str(path)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "stage fine (staged.fine): 4 trials" in out and "warm-started from staged.coarse" in out
+    assert "stage other-model (staged): 3 trials" in out
+    coarse = sorted(finals(tmp_path, "staged.coarse"), key=lambda r: r["metric.loss"])
+    fine = {r["config.x"] for r in finals(tmp_path, "staged.fine")}
+    assert {r["config.x"] for r in coarse[:2]} <= fine, "fine starts from coarse's best two"
+    rows = results_json(tmp_path, "staged", capsys)
+    assert sorted(r["stage"] for r in rows) == ["coarse"] * 5 + ["fine"] * 4 + ["other-model"] * 3

@@ -93,6 +93,27 @@ class Resources(_Section):
     gpu: float = Field(0.0, ge=0)
 
 
+class Stage(_Section):
+    """One stage of a coarse-to-fine search: sections that replace the recipe's own.
+
+    ``search`` is merged field by field (a stage may change only ``num_samples``; a new
+    ``strategy`` drops the old ``params``, a new ``space`` replaces the old one); any other
+    section given replaces the recipe's. Every stage after the first is warm-started from
+    the previous stage's ``top_k`` configs, where its strategy takes warm-start points and
+    the two spaces share a parameter.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    top_k: PositiveInt = Field(5, description="Configs of the previous stage to start from.")
+    trainable: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    search: dict[str, Any] | None = None
+    validation: dict[str, Any] | None = None
+    regularization: list[dict[str, Any]] | None = None
+    scheduler: dict[str, Any] | None = None
+    resources: dict[str, Any] | None = None
+
+
 class Recipe(_Section):
     """A whole tuning experiment, as written in a recipe file."""
 
@@ -108,3 +129,14 @@ class Recipe(_Section):
     resources: Resources = Resources()
     failure: FailureSection = FailureSection()
     storage: str = "./tunefw-results"
+    stages: list[Stage] = Field(
+        default_factory=list, description="Run one after another, each from the last's best."
+    )
+
+    @field_validator("stages")
+    @classmethod
+    def _distinct_stage_names(cls, stages: list[Stage]) -> list[Stage]:
+        names = [s.name for s in stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must differ, got {names}")
+        return stages

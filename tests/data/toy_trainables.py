@@ -90,3 +90,8 @@ def resumable_curve(config: dict[str, Any], ctx: Any) -> None:
     for step in range(state["step"] + 1, 10):
         score = config["x"] * (1 - 0.7**step) - 0.1 * config.get("noise", 0.0)
         ctx.report({"score": score, "resumed": ctx.restored is not None}, state={"step": step})
+
+
+def quadratic_of_a(config: dict[str, Any], ctx: Any) -> None:
+    """``quadratic`` over a parameter named ``a``: another model with another space."""
+    ctx.report({"loss": (config["a"] - 0.6) ** 2 + config["b"]})

@@ -35,6 +35,8 @@ from tunefw.store.ranking import (
 )
 from tunefw.store.reader import final_rows, read_results, scan_parts
 
+STAGE = "stage"
+
 
 class Format(str, Enum):
     table = "table"
@@ -70,18 +72,27 @@ def results(
     """The trials of an experiment, best first (the Pareto front first for several objectives).
 
     With constraints, a ``feasible`` column says which trials meet them; with several
-    objectives, a ``pareto`` column marks the trials on the Pareto front.
+    objectives, a ``pareto`` column marks the trials on the Pareto front. The stages of a
+    coarse-to-fine recipe are shown together, with a ``stage`` column.
     """
     location = find_experiment(Storage.open(storage), name)
     objective = _objective(location)
-    parts = scan_parts(location)
-    available = parts.schema.names
-    expression = None if where is None else parse_where(where, available)[0]
-    if all_rows:  # the filter is pushed down into the scan
-        table = read_results(location, where=expression, parts=parts)
-    else:  # trials are filtered by their final row, not by any row they reported
-        table = final_rows(read_results(location, parts=parts))
-        table = table if expression is None else table.filter(expression)
+    stages = load_manifest(location).get("stages")
+    if stages:
+        table = _stages_table(location.storage, stages, all_rows)
+        available = table.column_names
+        if where is not None:
+            table = table.filter(parse_where(where, available)[0])
+    else:
+        parts = scan_parts(location)
+        available = parts.schema.names
+        expression = None if where is None else parse_where(where, available)[0]
+        if all_rows:  # the filter is pushed down into the scan
+            table = read_results(location, where=expression, parts=parts)
+        else:  # trials are filtered by their final row, not by any row they reported
+            table = final_rows(read_results(location, parts=parts))
+            table = table if expression is None else table.filter(expression)
+    if not all_rows:
         table = with_rank_columns(table, objective)
         available = [*available, *(n for n in (FEASIBLE, PARETO) if n in table.column_names)]
     table = _sorted(table, sort, objective, available)
@@ -91,6 +102,16 @@ def results(
         names = [resolve_column(c.strip(), available, "--columns") for c in columns.split(",")]
         table = table.select(names)
     _write(table, fmt, out, _shown_metrics(objective), name)
+
+
+def _stages_table(store: Storage, stages: list[dict[str, Any]], all_rows: bool) -> pa.Table:
+    """Every stage's rows (final rows unless ``all_rows``), with a ``stage`` column."""
+    tables = []
+    for stage in stages:
+        table = read_results(ExperimentLocation(store, stage["experiment"]))
+        table = table if all_rows else final_rows(table)
+        tables.append(table.append_column(STAGE, pa.array([stage["stage"]] * table.num_rows)))
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _shown_metrics(objective: Objective) -> list[str]:
@@ -148,7 +169,8 @@ def _text_safe(table: pa.Table) -> pa.Table:
 
 
 def _print_table(table: pa.Table, metrics: list[str], title: str) -> None:
-    shown = [c for c in (col.TRIAL_ID, col.STATUS, col.ITERATION) if c in table.column_names]
+    leading = (STAGE, col.TRIAL_ID, col.STATUS, col.ITERATION)
+    shown = [c for c in leading if c in table.column_names]
     shown += [n for n in table.column_names if n.startswith(col.CONFIG_PREFIX)]
     shown += [m for m in metrics if m in table.column_names]
     if not shown:
@@ -190,6 +212,13 @@ def best(
     location = find_experiment(Storage.open(storage), name)
     found = find_best(location)
     console = Console()
+    for stage in load_manifest(location).get("stages") or []:
+        score = "-" if stage["best"] is None else f"{stage['best']:.4f}"
+        console.print(
+            f"stage {stage['stage']} ({stage['experiment']}): {stage['trials']} trials, "
+            f"best {found.metric} {score}",
+            highlight=False,
+        )
     nested = load_manifest(location).get("nested")
     if nested:
         line = nested_line(nested["metric"], nested["outer_scores"])

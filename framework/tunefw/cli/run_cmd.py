@@ -17,6 +17,7 @@ from tunefw.prepare import Prepared, prepare_recipe
 from tunefw.progress import ProgressLine
 from tunefw.recipe_file import load_recipe, validate_recipe
 from tunefw.runner import RunOptions, RunSummary, resume_experiment, run_experiment
+from tunefw.stages import StageRun, run_stages, stage_recipes
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
 from tunefw.store.manifest import load_manifest
 
@@ -39,6 +40,9 @@ def validate(recipe: RecipeArg, set_: SetOption = []) -> None:  # noqa: B006 (ty
     loaded = prepared.recipe
     location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
     compile_experiment(loaded, prepared.plugins, prepared.plan, location)
+    for stage in stage_recipes(loaded):
+        ready = prepare_recipe(stage)
+        compile_experiment(stage, ready.plugins, ready.plan, location)
     Console().print(
         f"{recipe}: ok · {loaded.trainable.kind} trainable · {loaded.search.strategy} search "
         f"({total_trials(prepared.plan)} trials) · {loaded.validation.strategy} validation · "
@@ -72,6 +76,16 @@ def run(
     if resume and location.exists():
         _resume(location, prepared, address, paths, restart_errored=False)
         return
+    if loaded.stages:
+        runs = run_stages(
+            loaded,
+            lambda title, stage: _options(stage, address, paths, title),
+            overwrite=overwrite,
+        )
+        for run in runs:
+            Console().print(stage_line(run), highlight=False, soft_wrap=True)
+        _finish(runs[-1].summary, prepared)
+        return
     if is_nested(prepared):
         nested = run_nested(
             prepared,
@@ -88,6 +102,13 @@ def run(
         return
     options = _options(prepared, address, paths, f"running {loaded.name}")
     _finish(run_experiment(prepared, location, options, overwrite=overwrite), prepared)
+
+
+def stage_line(run: StageRun) -> str:
+    best = run.summary.best
+    score = "no score" if best is None else f"best {best.metric} {best.score:.4f}"
+    warm = f", warm-started from {run.warm_started_from}" if run.warm_started_from else ""
+    return f"stage {run.stage} ({run.experiment}): {run.summary.trials} trials, {score}{warm}"
 
 
 def nested_line(metric: str, scores: list[float]) -> str:

@@ -1,7 +1,8 @@
 """``bayesian``: model-based search with Optuna's TPE (default) or Gaussian-process sampler.
 
-TPE is multivariate and grouped, so conditional parameters are modelled together with the
-parameters they depend on; with several trials in flight it uses the constant-liar strategy.
+TPE is multivariate (Optuna's default for one objective) and grouped, so conditional
+parameters are modelled together with the parameters they depend on; with several trials in
+flight it uses the constant-liar strategy.
 ``sampler: gp`` fits a Gaussian process (best on small, continuous spaces). Both take several
 objectives and constraints.
 """
@@ -25,7 +26,9 @@ class BayesianSearch:
 
         sampler: Literal["tpe", "gp"] = "tpe"
         n_startup_trials: int = Field(10, ge=0, description="Random trials before the model.")
-        multivariate: bool = Field(True, description="TPE: model the parameters jointly.")
+        multivariate: bool | None = Field(
+            None, description="TPE: model the parameters jointly; Optuna's default if unset."
+        )
         group: bool = Field(True, description="TPE: model conditional subspaces separately.")
         n_ei_candidates: int = Field(24, ge=1, description="TPE: candidates per suggestion.")
         constant_liar: bool | None = Field(
@@ -52,7 +55,7 @@ class BayesianSearch:
             n_startup_trials=p.n_startup_trials,
             n_ei_candidates=p.n_ei_candidates,
             multivariate=p.multivariate,
-            group=p.group and p.multivariate,
+            group=p.group and p.multivariate is not False,
             constant_liar=liar,
         )
         return optuna_plan(space, settings, tpe, "bayesian")

@@ -18,6 +18,9 @@ from tunefw.space import Constant, ParamSpec, conditional
 
 
 class GridSearch:
+    takes_warm_start = False
+    """It visits every point; a coarse-to-fine stage using it starts afresh."""
+
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
