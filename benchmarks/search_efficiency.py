@@ -149,7 +149,12 @@ def verdicts(rows: list[dict[str, Any]], trials: int) -> dict[str, Any]:
         <= by[(p, "optuna tpe")][key] + 0.5 * by[(p, "optuna tpe")]["iqr_best"]
     ]
     reach = [by[(p, "tunefw bayesian")]["trials_to_random"] for p in problems]
+    trials_ratio = [
+        by[(p, "tunefw bayesian")]["trials_to_random"] / by[(p, "optuna tpe")]["trials_to_random"]
+        for p in problems
+    ]
     return {
+        "bayesian_over_tpe_trials_to_random_median_ratio": float(np.median(trials_ratio)),
         "bayesian_matches_tpe": f"{len(matches)}/{len(problems)}",
         "bayesian_matches_tpe_share": len(matches) / len(problems),
         "bayesian_trials_to_random_median_problem": float(np.median(reach)),

@@ -267,3 +267,37 @@ def test_stages_run_coarse_to_fine_as_one_family(tmp_path, capsys):
     assert {r["config.x"] for r in coarse[:2]} <= fine, "fine starts from coarse's best two"
     rows = results_json(tmp_path, "staged", capsys)
     assert sorted(r["stage"] for r in rows) == ["coarse"] * 5 + ["fine"] * 4 + ["other-model"] * 3
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "trials"),
+    [
+        ("random", "{}", 4),
+        ("grid", "{points: 2}", 4),  # points apply to the int range too
+        ("bayesian", "{n_startup_trials: 2}", 4),
+        ("cmaes", "{}", 4),
+        ("qmc", "{}", 4),
+        ("nsga2", "{population_size: 2}", 4),
+    ],
+)
+def test_every_strategy_runs_through_tunefw(tmp_path, strategy, params, trials):
+    path = function_recipe(
+        tmp_path,
+        f"""
+        name: {strategy}
+        trainable: {{kind: function, function: "toy_trainables:returns_metrics"}}
+        objective: {{metric: score, mode: max}}
+        search:
+          strategy: {strategy}
+          params: {params}
+          num_samples: {1 if strategy == "grid" else trials}
+          max_concurrent: 2
+          seed: 0
+          space: {{a: {{uniform: [0, 1]}}, b: {{int: [1, 3]}}}}
+        scheduler: {{type: none}}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    rows = finals(tmp_path, strategy)
+    assert len(rows) == trials
+    assert all(r["metric.score"] == r["config.a"] * 10 + r["config.b"] for r in rows)
