@@ -1,0 +1,1 @@
+"""Gradient-based hyperparameter search: hypergradients by implicit differentiation."""
