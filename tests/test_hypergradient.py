@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+import yaml
 from torch.func import functional_call
 
+from tunefw.cli.main import main
+from tunefw.context import TrialContext
+from tunefw.protocols import Dataset, Split
+from tunefw.space import LogUniform
+from tunefw.store import columns as col
+from tunefw.store.layout import Storage, find_experiment
+from tunefw.store.reader import final_rows, read_results
+from tunefw_plugins.search.hypergradient.bilevel import OuterSettings, Scale, run_bilevel
 from tunefw_plugins.search.hypergradient.implicit import InverseHvp, hypergradient
+from tunefw_plugins.trainables.linear import LinearTrainable
 
 F64 = torch.float64
 
@@ -123,3 +134,135 @@ def test_matches_finite_differences_on_a_small_mlp():
         down = {**h, name: h[name] - eps}
         numeric = (val(fit(up), up) - val(fit(down), down)) / (2 * eps)
         assert float(found.value[name]) == pytest.approx(float(numeric), rel=1e-3, abs=1e-7)
+
+
+def regression_problem():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 20))
+    y = X @ (rng.normal(size=20) * 0.5) + rng.normal(scale=2.0, size=240)
+    return Dataset(X, y), Split(np.arange(40), np.arange(40, 240))
+
+
+def linear_context(data, split, config, reports, restored=None):
+    return TrialContext(
+        config=config,
+        metric="loss",
+        reporter=lambda metrics, state: reports.append((metrics, state)),
+        data=data,
+        splits=(split,),
+        seed=0,
+        restored=restored,
+    )
+
+
+L2_SPACE = LogUniform.model_validate({"loguniform": [1e-4, 1e2]})
+
+
+def follow(trainable, data, split, start, settings, restored=None):
+    reports = []
+    ctx = linear_context(data, split, {"l2": start}, reports, restored)
+    run_bilevel(
+        trainable.bilevel(ctx, ["l2"]),
+        {"l2": start},
+        {"l2": Scale(L2_SPACE)},
+        settings,
+        ctx.report,
+        restored,
+    )
+    return reports
+
+
+def test_hypergradient_descent_lands_on_the_grid_optimum_from_several_starts():
+    data, split = regression_problem()
+    trainable = LinearTrainable(LinearTrainable.Params(task="regression"))
+    grid = np.geomspace(1e-4, 1e2, 241)
+    losses = []
+    for l2 in grid:
+        reports = []
+        trainable.run(linear_context(data, split, {"l2": float(l2)}, reports))
+        losses.append(reports[-1][0]["loss"])
+    best = math.log(grid[int(np.argmin(losses))])
+    assert math.log(1e-3) < best < math.log(10), "an interior optimum, away from the starts"
+    settings = OuterSettings(steps=100, lr=0.5, decay=0.95, inner_steps=2)
+    for start in (1e-3, 1e-1, 10.0):
+        last = follow(trainable, data, split, start, settings)[-1][0]
+        assert abs(math.log(last["tuned.l2"]) - best) < 0.05, (start, last["tuned.l2"])
+
+
+def test_a_restored_trial_continues_the_same_path():
+    data, split = regression_problem()
+    trainable = LinearTrainable(LinearTrainable.Params(task="regression"))
+    settings = OuterSettings(steps=8, lr=0.5, decay=0.95, inner_steps=2)
+    whole = follow(trainable, data, split, 1e-2, settings)
+    resumed = follow(trainable, data, split, 1e-2, settings, restored=whole[3][1])
+    assert [m["outer_step"] for m, _ in resumed] == [5, 6, 7, 8]
+    for (a, _), (b, _) in zip(whole[4:], resumed, strict=True):
+        assert a["tuned.l2"] == pytest.approx(b["tuned.l2"], rel=1e-9)
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-9)
+
+
+RIDGE = "sklearn, estimator: sklearn.linear_model.Ridge"
+HYPERGRAD_RECIPE = """
+name: hg
+trainable: {{kind: linear, task: regression}}
+data:
+  loader: sklearn.datasets:make_regression
+  params: {{n_samples: 120, n_features: 10, noise: 10.0, random_state: 0}}
+objective: {{metric: loss, mode: min}}
+search:
+  strategy: hypergradient
+  params: {params}
+  num_samples: 2
+  seed: 0
+  space: {space}
+validation: {{strategy: holdout, fraction: 0.5}}
+scheduler: {{type: none}}
+storage: {storage}
+"""
+
+
+def hypergrad_recipe(tmp_path, params="{steps: 4}", space="{l2: {loguniform: [1.0e-3, 10.0]}}"):
+    path = tmp_path / "hg.yaml"
+    path.write_text(HYPERGRAD_RECIPE.format(params=params, space=space, storage=tmp_path / "r"))
+    return path
+
+
+def test_best_gives_the_tuned_value_not_the_start(tmp_path, ray_session, capsys):
+    path = hypergrad_recipe(tmp_path)
+    assert main(["run", str(path)]) == 0
+    export = tmp_path / "best.yaml"
+    assert main(["best", "hg", "--storage", str(tmp_path / "r"), "--export", str(export)]) == 0
+    table = read_results(find_experiment(Storage.open(str(tmp_path / "r")), "hg"))
+    rows = final_rows(table).to_pylist()
+    best = min(rows, key=lambda r: r["metric.loss"])
+    assert best["metric.tuned.l2"] != best["config.l2"], "the gradient moved it"
+    pinned = yaml.safe_load(export.read_text())["search"]["space"]["l2"]
+    assert pinned == pytest.approx(best["metric.tuned.l2"])
+    assert [r[col.ITERATION] for r in rows] == [4, 4], "one report per outer step"
+
+
+@pytest.mark.parametrize(
+    ("params", "space", "kind", "message"),
+    [
+        ("{}", "{l2: 0.1, epochs: {int: [5, 10]}}", "linear",
+         "search.space: hypergradient found no continuous parameter"),
+        ("{gradient: [epochs]}", "{l2: 0.1, epochs: {int: [5, 10]}}", "linear",
+         "search.params.gradient: epochs is int, not a continuous range"),
+        ("{gradient: [lr]}", "{lr: {loguniform: [0.1, 1.0]}}", "linear",
+         "search.params.gradient: the trainable's loss is not differentiable in 'lr'"),
+        ("{outer: hypergradient}", "{l2: {loguniform: [0.1, 1.0]}}", "linear",
+         "search.params.outer: hypergradient cannot be its own outer search"),
+        ("{}", "{alpha: {loguniform: [0.1, 1.0]}}", RIDGE,
+         "search.strategy: hypergradient needs a trainable whose loss it can differentiate"),
+    ],
+)  # fmt: skip
+def test_what_cannot_follow_the_gradient_is_refused(tmp_path, capsys, params, space, kind, message):
+    path = hypergrad_recipe(tmp_path, params, space)
+    path.write_text(path.read_text().replace("kind: linear, task: regression", f"kind: {kind}"))
+    if kind != "linear":
+        path.write_text(
+            path.read_text().replace("metric: loss", "metric: r2").replace("min", "max")
+        )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

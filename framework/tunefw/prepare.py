@@ -33,6 +33,9 @@ def prepare_recipe(recipe: Recipe) -> Prepared:
     plugins = resolve(recipe)
     shared = share_data(recipe.data, plugins.validation)
     plugins.trainable.check(plugins.space, recipe.objective.metric_fields(), plugins.regularizers)
+    check_trainable = getattr(plugins.search, "check_trainable", None)
+    if check_trainable is not None:
+        check_trainable(plugins.trainable, plugins.space)
     settings = SearchSettings(
         num_samples=recipe.search.num_samples,
         max_concurrent=recipe.search.max_concurrent,

@@ -95,6 +95,10 @@ def make_trial(
             restored=_restored_state(),
             metrics=recipe.objective.reported_metrics(),
         )
-        plugins.trainable.run(ctx)
+        drive = getattr(plugins.search, "drive", None)
+        if drive is None:
+            plugins.trainable.run(ctx)
+        else:  # a strategy that trains inside the trial (hypergradient)
+            drive(ctx, plugins.trainable, plugins.space)
 
     return tunefw_trial

@@ -230,6 +230,9 @@ def best(
     )
     for key, value in found.config.items():
         console.print(f"  {key}: {value}", highlight=False)
+    if found.tuned:
+        values = ", ".join(f"{k}={v:.4g}" for k, v in found.tuned.items())
+        console.print(f"  tuned in the trial: {values}", highlight=False, soft_wrap=True)
     objective = _objective(location)
     if objective.multi:
         front = pareto_front(read_results(location), objective)

@@ -8,7 +8,7 @@ front's best on the primary metric, and ``pareto_front`` gives the whole front.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from tunefw.objective import Objective
 from tunefw.store import columns as col
 from tunefw.store.reader import config_of, final_rows
 
+TUNED_PREFIX = "tuned."
 FEASIBLE = "feasible"
 PARETO = "pareto"
 
@@ -30,6 +31,9 @@ class BestTrial:
     config: dict[str, Any]
     iteration: int
     status: str
+    tuned: dict[str, float] = field(default_factory=dict)
+    """Values a strategy tuned inside the trial (``tuned.NAME`` metrics, e.g. hypergradient);
+    a tuned single value also replaces its starting value in ``config``."""
 
 
 def _metric(row: dict[str, Any], name: str) -> Any:
@@ -93,17 +97,27 @@ def with_rank_columns(finals: pa.Table, objective: Objective) -> pa.Table:
     return finals
 
 
+def _natural(name: str) -> tuple[Any, ...]:
+    """``l2.2`` before ``l2.10``."""
+    return tuple(int(p) if p.isdigit() else p for p in name.split("."))
+
+
 def best_trial(table: pa.Table, objective: Objective) -> BestTrial | None:
     """The best feasible trial on the primary metric (see ``ranked_trials``), or None."""
     ranked = ranked_trials(table, objective)
     if not ranked or not feasible(ranked[0], objective):
         return None
     best = ranked[0]
+    prefix = col.METRIC_PREFIX + TUNED_PREFIX
+    tuned = {k.removeprefix(prefix): v for k, v in best.items() if k.startswith(prefix)}
+    tuned = {k: float(tuned[k]) for k in sorted(tuned, key=_natural) if tuned[k] is not None}
+    config = {k: v for k, v in config_of(best).items() if v is not None}
     return BestTrial(
         trial_id=best[col.TRIAL_ID],
         metric=objective.metric,
         score=float(_metric(best, objective.metric)),
-        config={k: v for k, v in config_of(best).items() if v is not None},
+        config=config | {k: v for k, v in tuned.items() if k in config},
         iteration=int(best[col.ITERATION]),
         status=best[col.STATUS],
+        tuned=tuned,
     )

@@ -1,0 +1,38 @@
+"""What a trainable hands the ``hypergradient`` strategy: a differentiable training problem.
+
+A trainable that can be tuned by hypergradients has ``differentiable`` (the space keys it can
+differentiate, with their shapes) and ``bilevel(ctx)``, which returns a ``BilevelProblem``.
+Hyperparameters reach the losses in their natural scale (an L2 coefficient, not its log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from tunefw_plugins.search.hypergradient.implicit import Loss, Tensors
+
+
+@dataclass
+class BilevelProblem:
+    weights: Tensors
+    """The initial weights."""
+    shapes: dict[str, tuple[int, ...]]
+    """Each differentiable hyperparameter's shape: () for one value, (n,) for one per feature."""
+    train_loss: Loss
+    val_loss: Loss
+    """Differentiable validation loss, the one the hypergradient descends."""
+    evaluate: Callable[[Tensors, Tensors], dict[str, float]]
+    """The metrics to report (the objective's among them) at weights and hyperparameters."""
+    inner: Literal["lbfgs", "adam"] = "adam"
+    inner_lr: float = 0.01
+
+    def optimizer(self, leaves: list[torch.Tensor]) -> torch.optim.Optimizer:
+        if self.inner == "lbfgs":
+            return torch.optim.LBFGS(
+                leaves, lr=self.inner_lr, max_iter=20, line_search_fn="strong_wolfe"
+            )
+        return torch.optim.Adam(leaves, lr=self.inner_lr)
