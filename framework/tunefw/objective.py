@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tunefw.errors import RecipeError
+
 Mode = Literal["min", "max"]
 
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w./-]*)\s*(<=|>=)\s*(\S+)\s*$")
+
+
+def check_reported(
+    metrics: Mapping[str, str], reported: Callable[[str], bool], who: str, reports: str
+) -> None:
+    """For trainables' ``check``: refuse, naming the recipe field, a metric ``who`` never
+    reports (``metrics`` maps fields to metrics; ``reports`` says what it does report)."""
+    for field, metric in metrics.items():
+        if not reported(metric):
+            raise RecipeError(f"{field}: {who} never reports {metric!r}; it reports {reports}")
 
 
 class Constraint(BaseModel):

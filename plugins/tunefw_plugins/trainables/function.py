@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
 from tunefw.imports import import_object
+from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 
@@ -42,12 +43,9 @@ class FunctionTrainable:
         if not callable(import_object(self.params.function, "trainable.function")):
             raise RecipeError(f"trainable.function: {self.params.function!r} is not callable")
         declared = self.params.metrics
-        for field, metric in metrics.items():
-            if declared is not None and metric not in declared:
-                raise RecipeError(
-                    f"{field}: the trainable never reports {metric!r} "
-                    f"(trainable.metrics: {', '.join(declared)})"
-                )
+        if declared is not None:
+            listed = f"trainable.metrics: {', '.join(declared)}"
+            check_reported(metrics, declared.__contains__, "the trainable", listed)
 
     def run(self, ctx: TrialContext) -> None:
         fn = import_object(self.params.function, "trainable.function")

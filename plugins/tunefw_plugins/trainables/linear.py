@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
+from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 from tunefw_plugins.search.hypergradient.implicit import Tensors
@@ -62,12 +63,8 @@ class LinearTrainable:
         regularizers: Sequence[Regularizer],
     ) -> None:
         known = METRICS[self.params.task]
-        for field, metric in metrics.items():
-            if metric not in known:
-                raise RecipeError(
-                    f"{field}: the linear trainable ({self.params.task}) never reports "
-                    f"{metric!r}; it reports {', '.join(known)}"
-                )
+        who = f"the linear trainable ({self.params.task})"
+        check_reported(metrics, known.__contains__, who, ", ".join(known))
         for key in space:
             if key not in SPACE_KEYS:
                 raise RecipeError(

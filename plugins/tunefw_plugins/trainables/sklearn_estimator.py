@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
 from tunefw.imports import import_object
+from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 
@@ -60,15 +61,13 @@ class SklearnTrainable:
         metrics: Mapping[str, str],
         regularizers: Sequence[Regularizer],
     ) -> None:
-        for field, metric in metrics.items():
-            if metric != FIT_TIME and metric not in get_scorer_names():
-                examples = (
-                    "accuracy, balanced_accuracy, f1_macro, roc_auc, r2, neg_mean_squared_error"
-                )
-                raise RecipeError(
-                    f"{field}: the sklearn trainable never reports {metric!r}; it reports "
-                    f"{FIT_TIME} and scikit-learn scorer names, e.g. {examples}"
-                )
+        examples = "accuracy, balanced_accuracy, f1_macro, roc_auc, r2, neg_mean_squared_error"
+        check_reported(
+            metrics,
+            lambda m: m == FIT_TIME or m in get_scorer_names(),
+            "the sklearn trainable",
+            f"{FIT_TIME} and scikit-learn scorer names, e.g. {examples}",
+        )
         estimator = self._estimator()
         own = set(estimator.get_params(deep=True))
         reg_keys = {k for r in regularizers for k in r.hyperparameters()}

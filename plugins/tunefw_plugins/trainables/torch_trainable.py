@@ -27,6 +27,7 @@ from torch import nn
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
 from tunefw.imports import import_object
+from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 from tunefw.torch_target import TorchTarget
@@ -83,12 +84,7 @@ class TorchTrainable:
         metrics: Mapping[str, str],
         regularizers: Sequence[Regularizer],
     ) -> None:
-        for field, metric in metrics.items():
-            if metric not in METRICS:
-                raise RecipeError(
-                    f"{field}: the torch trainable never reports {metric!r}; "
-                    f"it reports {', '.join(METRICS)}"
-                )
+        check_reported(metrics, METRICS.__contains__, "the torch trainable", ", ".join(METRICS))
         factory = self._factory()
         accepted = set(inspect.signature(factory).parameters) - {"n_features", "n_classes"}
         reg_keys = {k for r in regularizers for k in r.hyperparameters()}
