@@ -53,6 +53,7 @@ SEARCH_EXAMPLES: dict[str, tuple[dict[str, Any], dict[str, ParamSpec]]] = {
     "cmaes": ({}, NUMERIC),
     "qmc": ({"sequence": "halton"}, SPACE),
     "nsga2": ({"population_size": 4}, CONDITIONAL),
+    "hypergradient": ({"outer": "qmc"}, NUMERIC),
 }
 VALIDATION_EXAMPLES: dict[str, dict[str, Any]] = {
     "holdout": {"fraction": 0.25, "stratify": True},
@@ -108,6 +109,10 @@ TRAINABLE_EXAMPLES: dict[str, tuple[dict[str, Any], Any]] = {
     "function": (
         {"function": "toy_trainables:quadratic", "metrics": ["loss"]},
         _context({"x": 0.1}, "loss"),
+    ),
+    "linear": (
+        {"task": "classification", "epochs": 3},
+        _context({"l2": 0.1}, "accuracy"),
     ),
 }
 
@@ -184,7 +189,7 @@ def test_trainable_contract(name, monkeypatch):
     monkeypatch.syspath_prepend(str(DATA))
     params, make_context = TRAINABLE_EXAMPLES[name]
     reports = contracts.check_trainable(registry.load("trainable", name), params, make_context)
-    assert len(reports) == 3  # three folds for sklearn, steps for the function, epochs for torch
+    assert len(reports) == 3  # three folds for sklearn, steps for the function, epochs otherwise
 
 
 def test_stratified_splits_keep_class_balance():

@@ -88,10 +88,10 @@ def test_unknown_nested_field(recipe_file, capsys):
         (
             "search.strategy=annealing",
             "search.strategy",
-            "bayesian, cmaes, grid, nsga2, qmc, random",
+            "bayesian, cmaes, grid, hypergradient, nsga2, qmc, random",
         ),
         ("validation.strategy=bootstrap", "validation.strategy", "holdout, kfold"),
-        ("trainable.kind=keras", "trainable.kind", "function, sklearn"),
+        ("trainable.kind=keras", "trainable.kind", "function, linear, sklearn"),
         ("regularization=[{name: l3}]", "regularization[0].name", "l2"),
     ],
 )
