@@ -10,6 +10,7 @@ import torch
 import yaml
 from torch.func import functional_call
 
+from tunefw import registry
 from tunefw.cli.main import main
 from tunefw.context import TrialContext
 from tunefw.protocols import Dataset, Split
@@ -17,9 +18,16 @@ from tunefw.space import LogUniform
 from tunefw.store import columns as col
 from tunefw.store.layout import Storage, find_experiment
 from tunefw.store.reader import final_rows, read_results
-from tunefw_plugins.search.hypergradient.bilevel import OuterSettings, Scale, run_bilevel
+from tunefw_plugins.search.hypergradient.bilevel import (
+    LearningRateDescent,
+    OuterSettings,
+    Scale,
+    run_bilevel,
+)
 from tunefw_plugins.search.hypergradient.implicit import InverseHvp, hypergradient
 from tunefw_plugins.trainables.linear import LinearTrainable
+
+from .conftest import DATA, REPO
 
 F64 = torch.float64
 
@@ -266,3 +274,65 @@ def test_what_cannot_follow_the_gradient_is_refused(tmp_path, capsys, params, sp
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_torch_regularizers_are_found_differentiable_by_what_they_set():
+    regularizers = []
+    for name, params in [("l2", {}), ("dropout", {}), ("elastic_net", {}), ("early_stopping", {})]:
+        plugin = registry.load("regularization", name)
+        regularizers.append(plugin(plugin.Params.model_validate(params)))
+    trainable = registry.load("trainable", "torch")
+    found = trainable(trainable.Params()).differentiable(regularizers)
+    assert set(found) == {"l2", "dropout", "lr"}, "elastic_net sets two knobs: not followed"
+
+
+def test_hypergradient_descent_raises_a_learning_rate_too_small_for_the_slope():
+    w = {"w": torch.tensor([5.0], dtype=F64, requires_grad=True)}
+    optimizer = torch.optim.SGD(list(w.values()), lr=1e-3)
+    scale = Scale(LogUniform.model_validate({"loguniform": [1e-4, 1.0]}))
+    log_lr = torch.tensor(math.log(1e-3), dtype=F64)
+    descent = LearningRateDescent(log_lr, scale, optimizer)
+    for _ in range(20):
+        descent.before(w)
+        optimizer.zero_grad()
+        (0.5 * w["w"] ** 2).sum().backward()
+        optimizer.step()
+        descent.after(w)
+    assert optimizer.param_groups[0]["lr"] > 1.3e-3, "successive steps agree: the rate grows"
+
+
+def test_torch_mlp_weight_decay_dropout_and_lr_follow_the_gradient(tmp_path, ray_session):
+    path = tmp_path / "mlp.yaml"
+    text = (REPO / "recipes" / "digits_mlp_hypergrad.yaml").read_text()
+    path.write_text(text + f"storage: {tmp_path / 'r'}\n")
+    args = [
+        "run",
+        str(path),
+        "--set",
+        "search.params.steps=3",
+        "--set",
+        "search.num_samples=2",
+        "--set",
+        "search.params.inner_steps=3",
+    ]
+    assert main(args) == 0
+    rows = final_rows(
+        read_results(find_experiment(Storage.open(str(tmp_path / "r")), "digits-mlp-hypergrad"))
+    ).to_pylist()
+    for row in rows:
+        assert row[col.ITERATION] == 3
+        tuned = [k for k in row if k.startswith("metric.tuned.") and row[k] is not None]
+        assert {"metric.tuned.dropout", "metric.tuned.lr", "metric.tuned.l2.0"} <= set(tuned)
+        assert row["metric.tuned.dropout"] != row["config.dropout"]
+
+
+def test_a_model_torch_cannot_differentiate_twice_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(DATA))
+    path = tmp_path / "mlp.yaml"
+    text = (REPO / "recipes" / "digits_mlp_hypergrad.yaml").read_text()
+    text = text.replace("model: mlp", "model: toy_trainables:once_differentiable_mlp")
+    path.write_text(text.replace("    hidden: {choice: [32, 64]}\n", ""))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trainable.model: torch cannot differentiate" in err[0], err
+    assert "once_differentiable_mlp twice" in err[0]

@@ -35,7 +35,8 @@ def prepare_recipe(recipe: Recipe) -> Prepared:
     plugins.trainable.check(plugins.space, recipe.objective.metric_fields(), plugins.regularizers)
     check_trainable = getattr(plugins.search, "check_trainable", None)
     if check_trainable is not None:
-        check_trainable(plugins.trainable, plugins.space)
+        data = shared.data if shared else None
+        check_trainable(plugins.trainable, plugins.space, plugins.regularizers, data)
     settings = SearchSettings(
         num_samples=recipe.search.num_samples,
         max_concurrent=recipe.search.max_concurrent,

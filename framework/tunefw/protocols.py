@@ -91,9 +91,9 @@ class Plugin(Protocol):
 class SearchStrategy(Plugin, Protocol):
     """Decides which configurations to try (entry-point group ``tunefw.search``).
 
-    A strategy may also define ``check_trainable(trainable, space)``, to refuse a trainable
-    it cannot work with, and ``drive(ctx, trainable, space)``, to run each trial itself
-    instead of ``trainable.run(ctx)`` (the ``hypergradient`` strategy trains inside it).
+    A strategy may also define ``check_trainable(trainable, space, regularizers, data)``, to
+    refuse a trainable it cannot work with, and ``drive(ctx, trainable, space)``, to run each
+    trial itself instead of ``trainable.run(ctx)`` (``hypergradient`` trains inside it).
     """
 
     def plan(self, space: Mapping[str, ParamSpec], settings: SearchSettings) -> SearchPlan:

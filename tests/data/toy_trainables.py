@@ -95,3 +95,31 @@ def resumable_curve(config: dict[str, Any], ctx: Any) -> None:
 def quadratic_of_a(config: dict[str, Any], ctx: Any) -> None:
     """``quadratic`` over a parameter named ``a``: another model with another space."""
     ctx.report({"loss": (config["a"] - 0.6) ** 2 + config["b"]})
+
+
+def once_differentiable_mlp(n_features: int, n_classes: int) -> Any:
+    """A model whose activation has no double backward: hypergradients cannot go through it."""
+    import torch
+
+    class Clipped(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+            ctx.save_for_backward(x)
+            return x.clamp(min=0)
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+            (x,) = ctx.saved_tensors
+            return grad * (x > 0)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = torch.nn.Linear(n_features, 8)
+            self.b = torch.nn.Linear(8, n_classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.b(Clipped.apply(self.a(x)))
+
+    return Net()

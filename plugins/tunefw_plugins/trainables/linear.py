@@ -51,8 +51,7 @@ class LinearTrainable:
     def __init__(self, params: LinearParams) -> None:
         self.params = params
 
-    @property
-    def differentiable(self) -> dict[str, str]:
+    def differentiable(self, regularizers: Sequence[Regularizer]) -> dict[str, str]:
         """The space keys the loss is differentiable in, and what each is."""
         return {"l2": f"L2 coefficient ({self.params.l2_per})"}
 

@@ -31,6 +31,8 @@ from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 from tunefw.torch_target import TorchTarget
+from tunefw_plugins.search.hypergradient.problem import BilevelProblem
+from tunefw_plugins.trainables.torch_bilevel import differentiable_keys, torch_problem
 from tunefw_plugins.trainables.torch_models import BUILT_IN
 
 METRICS = ("accuracy", "loss", "train_loss", "epoch_seconds")
@@ -64,6 +66,9 @@ class TorchParams(BaseModel):
     )
     save_model: str | None = Field(
         None, description="Write the trained state dict here (path or URI), for later transfer."
+    )
+    l2_per: Literal["global", "layer"] = Field(
+        "global", description="Hypergradient search: one weight decay, or one per layer."
     )
 
 
@@ -100,27 +105,51 @@ class TorchTrainable:
         for regularizer in regularizers:
             regularizer.check(probe)
 
-    def run(self, ctx: TrialContext) -> None:
+    def differentiable(self, regularizers: Sequence[Regularizer]) -> dict[str, str]:
+        """Space keys the ``hypergradient`` strategy can follow: the regularizers' weight decay
+        and dropout rate (see ``torch_bilevel``), and the learning rate."""
+        roles = differentiable_keys(regularizers)
+        return {**{k: f"{role} ({self.params.l2_per})" for k, role in roles.items()}, "lr": "lr"}
+
+    def _tensors(self, ctx: TrialContext, standardize: bool) -> tuple[torch.Tensor, ...]:
         if ctx.data is None or not ctx.splits:
             raise RecipeError("data: the torch trainable needs a data section with a loader")
+        X = torch.tensor(np.asarray(ctx.data.X, dtype=np.float32))  # a copy: shared data is
+        y = torch.tensor(np.asarray(ctx.data.y, dtype=np.int64))  # read-only in the object store
+        split = ctx.splits[0]
+        train, valid = torch.tensor(split.train), torch.tensor(split.valid)
+        if standardize:
+            mean, std = X[train].mean(0), X[train].std(0).clamp_min(1e-6)
+            X = (X - mean) / std
+        return X, y, train, valid
+
+    def _model(self, ctx: TrialContext, X: torch.Tensor, y: torch.Tensor) -> nn.Module:
+        model_kwargs = {
+            **self.params.model_params,
+            **{k: v for k, v in ctx.hyperparameters.items() if k not in TRAINING_KEYS},
+        }
+        model: nn.Module = self._factory()(X.shape[1], int(y.max()) + 1, **model_kwargs)
+        return model
+
+    def bilevel(self, ctx: TrialContext, names: Sequence[str]) -> BilevelProblem:
+        """Full-batch training as a differentiable problem in the followed keys."""
+        torch.manual_seed(ctx.seed or 0)
+        X, y, train, valid = self._tensors(ctx, self.params.standardize)
+        model = self._model(ctx, X, y)
+        roles = {k: r for k, r in differentiable_keys(ctx.regularizers).items() if k in names}
+        lr = float(ctx.config.get("lr", self.params.lr))
+        per_layer = self.params.l2_per == "layer"
+        return torch_problem(model, (X, y, train, valid), roles, per_layer, lr, ctx.seed or 0)
+
+    def run(self, ctx: TrialContext) -> None:
         settings = self.params.model_copy(
             update={k: v for k, v in ctx.config.items() if k in TRAINING_KEYS}
         )
         torch.manual_seed(ctx.seed or 0)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         amp = settings.amp and device.type == "cuda"
-        X = torch.tensor(np.asarray(ctx.data.X, dtype=np.float32))  # a copy: shared data is
-        y = torch.tensor(np.asarray(ctx.data.y, dtype=np.int64))  # read-only in the object store
-        split = ctx.splits[0]
-        train, valid = torch.tensor(split.train), torch.tensor(split.valid)
-        if settings.standardize:
-            mean, std = X[train].mean(0), X[train].std(0).clamp_min(1e-6)
-            X = (X - mean) / std
-        model_kwargs = {
-            **self.params.model_params,
-            **{k: v for k, v in ctx.hyperparameters.items() if k not in TRAINING_KEYS},
-        }
-        model = self._factory()(X.shape[1], int(y.max()) + 1, **model_kwargs)
+        X, y, train, valid = self._tensors(ctx, settings.standardize)
+        model = self._model(ctx, X, y)
         if self.params.pretrained:
             state = load_state(self.params.pretrained)
             kept = {k: v for k, v in state.items() if not _matches(k, self.params.reinit)}

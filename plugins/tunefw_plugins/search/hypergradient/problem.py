@@ -29,6 +29,8 @@ class BilevelProblem:
     """The metrics to report (the objective's among them) at weights and hyperparameters."""
     inner: Literal["lbfgs", "adam"] = "adam"
     inner_lr: float = 0.01
+    new_step: Callable[[], None] | None = None
+    """Called before each outer step (e.g. to draw new dropout noise)."""
 
     def optimizer(self, leaves: list[torch.Tensor]) -> torch.optim.Optimizer:
         if self.inner == "lbfgs":

@@ -10,18 +10,20 @@ values are reported as ``tuned.NAME``; ``best`` and ``best --export`` give those
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
+import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunefw import registry
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
-from tunefw.protocols import SearchPlan, SearchSettings
+from tunefw.protocols import Dataset, Regularizer, SearchPlan, SearchSettings, Split
 from tunefw.space import LogUniform, ParamSpec, Range, Uniform
 from tunefw_plugins.search.hypergradient.bilevel import OuterSettings, Scale, run_bilevel
-from tunefw_plugins.search.hypergradient.implicit import InverseHvp
+from tunefw_plugins.search.hypergradient.implicit import InverseHvp, hypergradient
 
 
 class HypergradientSearch:
@@ -55,13 +57,16 @@ class HypergradientSearch:
         plan: SearchPlan = self._outer().plan(space, settings)
         return plan
 
-    def followed(self, trainable: Any, space: Mapping[str, ParamSpec]) -> list[str]:
+    def followed(
+        self, trainable: Any, space: Mapping[str, ParamSpec], regularizers: Sequence[Regularizer]
+    ) -> list[str]:
         """The parameters that follow the gradient; refuses those that cannot."""
-        can: Mapping[str, Any] = getattr(trainable, "differentiable", {}) or {}
+        differentiable = getattr(trainable, "differentiable", None)
+        can: Mapping[str, str] = differentiable(regularizers) if differentiable else {}
         if not can:
             raise RecipeError(
                 "search.strategy: hypergradient needs a trainable whose loss it can "
-                f"differentiate (linear); {type(trainable).__name__} exposes none"
+                f"differentiate (linear, torch); {type(trainable).__name__} exposes none"
             )
         names = self.params.gradient
         if names is None:
@@ -91,12 +96,47 @@ class HypergradientSearch:
             )
         return list(names)
 
-    def check_trainable(self, trainable: Any, space: Mapping[str, ParamSpec]) -> None:
-        self.followed(trainable, space)
+    def check_trainable(
+        self,
+        trainable: Any,
+        space: Mapping[str, ParamSpec],
+        regularizers: Sequence[Regularizer],
+        data: Dataset | None = None,
+    ) -> None:
+        """Refuse what cannot follow the gradient, and a model torch cannot differentiate
+        twice: one hypergradient is computed on a few rows, before any trial starts."""
+        names = self.followed(trainable, space, regularizers)
+        if data is None or len(data) < 4:
+            return
+        config = {n: spec.grid_values(2)[0] for n, spec in space.items() if spec.when is None}
+        rows = np.arange(min(len(data), 32))
+        ctx = TrialContext(
+            config=config,
+            metric="",
+            reporter=lambda metrics, state: None,
+            data=data,
+            splits=(Split(rows[::2], rows[1::2]),),
+            regularizers=regularizers,
+            regularizer_keys=frozenset(k for r in regularizers for k in r.hyperparameters()),
+            seed=0,
+        )
+        problem = trainable.bilevel(ctx, names)
+        hyper = {n: torch.full(s, 0.1, dtype=torch.float64) for n, s in problem.shapes.items()}
+        try:
+            hypergradient(
+                problem.train_loss, problem.val_loss, problem.weights, hyper, InverseHvp("cg", 2)
+            )
+        except RuntimeError as exc:
+            what = getattr(trainable.params, "model", type(trainable).__name__)
+            first = str(exc).strip().splitlines()[0]
+            raise RecipeError(
+                f"trainable.model: torch cannot differentiate {what} twice, which "
+                f"hypergradients need: {first}"
+            ) from None
 
     def drive(self, ctx: TrialContext, trainable: Any, space: Mapping[str, ParamSpec]) -> None:
         """Run one trial: the bilevel loop from this trial's sampled starting point."""
-        names = self.followed(trainable, space)
+        names = self.followed(trainable, space, ctx.regularizers)
         p = self.params
         settings = OuterSettings(
             steps=p.steps,
