@@ -24,7 +24,7 @@ from tunefw_plugins.search.hypergradient.bilevel import (
     Scale,
     run_bilevel,
 )
-from tunefw_plugins.search.hypergradient.implicit import InverseHvp, hypergradient
+from tunefw_plugins.search.hypergradient.implicit import InverseHvp, hvp, hypergradient
 from tunefw_plugins.trainables.linear import LinearTrainable
 
 from .conftest import DATA, REPO
@@ -336,3 +336,21 @@ def test_a_model_torch_cannot_differentiate_twice_is_refused(tmp_path, capsys, m
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "trainable.model: torch cannot differentiate" in err[0], err
     assert "once_differentiable_mlp twice" in err[0]
+
+
+def test_hessian_vector_products_fall_back_to_double_backward_without_forward_mode():
+    class Cube(torch.autograd.Function):  # a backward of torch ops, but no forward-mode rule
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 3 * x**2
+
+    w = {"w": torch.tensor([1.0, 2.0], dtype=F64)}
+    v = {"w": torch.tensor([1.0, -1.0], dtype=F64)}
+    hv = hvp(lambda p: Cube.apply(p["w"]).sum(), w, v)
+    assert torch.allclose(hv["w"], 6 * w["w"] * v["w"])  # the Hessian of sum(w³) is diag(6w)

@@ -128,6 +128,7 @@ class LinearTrainable:
             evaluate=evaluate,
             inner=self.params.optimizer,
             inner_lr=float(ctx.config.get("lr", self.params.lr)),
+            inner_steps=1 if self.params.optimizer == "lbfgs" else 20,
         )
 
     def run(self, ctx: TrialContext) -> None:

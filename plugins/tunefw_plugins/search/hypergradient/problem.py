@@ -29,6 +29,9 @@ class BilevelProblem:
     """The metrics to report (the objective's among them) at weights and hyperparameters."""
     inner: Literal["lbfgs", "adam"] = "adam"
     inner_lr: float = 0.01
+    inner_steps: int = 20
+    """Optimizer steps between outer steps, unless the strategy sets them: one L-BFGS step
+    (up to 20 iterations) goes as far as many Adam steps."""
     new_step: Callable[[], None] | None = None
     """Called before each outer step (e.g. to draw new dropout noise)."""
 

@@ -38,9 +38,11 @@ class HypergradientSearch:
         steps: int = Field(50, ge=1, description="Outer (hyperparameter) steps per trial.")
         lr: float = Field(0.5, gt=0, description="Adam's step on the (log) hyperparameters.")
         decay: float = Field(0.95, gt=0, le=1, description="Outer learning rate decay per step.")
-        inner_steps: int = Field(2, ge=1, description="Training steps between outer steps.")
+        inner_steps: int | None = Field(
+            None, ge=1, description="Training steps between outer steps; the trainable's if unset."
+        )
         inverse: Literal["cg", "neumann"] = Field("cg", description="Inverse-Hessian method.")
-        inverse_steps: int = Field(20, ge=1)
+        inverse_steps: int = Field(10, ge=1, description="CG iterations or Neumann terms.")
         neumann_alpha: float = Field(0.01, gt=0)
         damping: float = Field(0.0, ge=0, description="Added to the Hessian's diagonal.")
 
@@ -137,21 +139,15 @@ class HypergradientSearch:
     def drive(self, ctx: TrialContext, trainable: Any, space: Mapping[str, ParamSpec]) -> None:
         """Run one trial: the bilevel loop from this trial's sampled starting point."""
         names = self.followed(trainable, space, ctx.regularizers)
+        problem = trainable.bilevel(ctx, names)
         p = self.params
         settings = OuterSettings(
             steps=p.steps,
             lr=p.lr,
             decay=p.decay,
-            inner_steps=p.inner_steps,
+            inner_steps=p.inner_steps or problem.inner_steps,
             inverse=InverseHvp(p.inverse, p.inverse_steps, p.neumann_alpha, p.damping),
         )
-        ranges = {n: space[n] for n in names}
-        scales = {n: Scale(spec) for n, spec in ranges.items() if isinstance(spec, Range)}
-        run_bilevel(
-            trainable.bilevel(ctx, names),
-            {n: float(ctx.config[n]) for n in names},
-            scales,
-            settings,
-            ctx.report,
-            ctx.restored,
-        )
+        scales = {n: Scale(space[n]) for n in names if isinstance(space[n], Range)}
+        start = {n: float(ctx.config[n]) for n in names}
+        run_bilevel(problem, start, scales, settings, ctx.report, ctx.restored)
