@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from sklearn.datasets import load_iris
 from torch.func import functional_call
 
 from tunefw import registry
@@ -299,6 +300,30 @@ def test_hypergradient_descent_raises_a_learning_rate_too_small_for_the_slope():
         optimizer.step()
         descent.after(w)
     assert optimizer.param_groups[0]["lr"] > 1.3e-3, "successive steps agree: the rate grows"
+
+
+def test_weight_decay_per_tensor_has_one_coefficient_per_parameter_tensor():
+    data = Dataset(*load_iris(return_X_y=True))
+    rows = np.arange(len(data))
+    regularizer = registry.load("regularization", "l2")
+    ctx = TrialContext(
+        config={"l2": 0.01},
+        metric="loss",
+        reporter=lambda metrics, state: None,
+        data=data,
+        splits=(Split(rows[::2], rows[1::2]),),
+        regularizers=(regularizer(regularizer.Params()),),
+        regularizer_keys=frozenset({"l2"}),
+        seed=0,
+    )
+    trainable = registry.load("trainable", "torch")
+    shapes = {}
+    for per in ("global", "layer", "tensor"):
+        problem = trainable(trainable.Params(l2_per=per, model_params={"layers": 2})).bilevel(
+            ctx, ["l2"]
+        )
+        shapes[per] = problem.shapes["l2"]
+    assert shapes == {"global": (), "layer": (3,), "tensor": (6,)}  # 3 weights, 3 biases
 
 
 def test_torch_mlp_weight_decay_dropout_and_lr_follow_the_gradient(tmp_path, ray_session):

@@ -3,8 +3,9 @@
 Which space keys are differentiable is read from the recipe's regularizers by probing: a key
 whose value a regularizer writes, as is, into the ``TorchTarget``'s ``weight_decay`` is an L2
 coefficient (``l2``); into ``dropout``, a dropout rate (``dropout``). Weight decay enters the
-training loss as ``0.5 * wd * |W|²`` over weight matrices (one coefficient, or one per layer
-with ``l2_per: layer``). Dropout becomes concrete dropout (a relaxed Bernoulli mask, Gal et al.
+training loss as ``0.5 * wd * |W|²`` over weight matrices: one coefficient (``l2_per:
+global``), one per layer's weight matrix (``layer``), or one per parameter tensor, biases
+included (``tensor``). Dropout becomes concrete dropout (a relaxed Bernoulli mask, Gal et al.
 2017) whose rate the loss is differentiable in; its noise is fixed within an outer step, so the
 training loss is a deterministic function there. The learning rate follows hypergradient
 descent inside the inner loop instead (see ``bilevel.py``).
@@ -85,7 +86,7 @@ def torch_problem(
     model: nn.Module,
     data: tuple[torch.Tensor, ...],
     roles: Mapping[str, str],
-    per_layer: bool,
+    per: str,
     lr: float,
     seed: int,
 ) -> BilevelProblem:
@@ -94,7 +95,8 @@ def torch_problem(
     holder: dict[str, Any] = {"generator": torch.Generator().manual_seed(seed)}
     with_concrete_dropout(model, holder)
     weights = {k: p.detach().clone() for k, p in model.named_parameters() if p.requires_grad}
-    matrices = [k for k, t in weights.items() if t.dim() > 1]
+    matrices = [k for k, t in weights.items() if t.dim() > 1 or per == "tensor"]
+    per_layer = per != "global"
     decay_key = next((k for k, r in roles.items() if r == "weight_decay"), None)
     rate_key = next((k for k, r in roles.items() if r == "dropout"), None)
 

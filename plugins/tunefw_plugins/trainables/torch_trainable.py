@@ -67,8 +67,9 @@ class TorchParams(BaseModel):
     save_model: str | None = Field(
         None, description="Write the trained state dict here (path or URI), for later transfer."
     )
-    l2_per: Literal["global", "layer"] = Field(
-        "global", description="Hypergradient search: one weight decay, or one per layer."
+    l2_per: Literal["global", "layer", "tensor"] = Field(
+        "global",
+        description="Hypergradient search: one weight decay, one per layer, or one per tensor.",
     )
 
 
@@ -138,8 +139,8 @@ class TorchTrainable:
         model = self._model(ctx, X, y)
         roles = {k: r for k, r in differentiable_keys(ctx.regularizers).items() if k in names}
         lr = float(ctx.config.get("lr", self.params.lr))
-        per_layer = self.params.l2_per == "layer"
-        return torch_problem(model, (X, y, train, valid), roles, per_layer, lr, ctx.seed or 0)
+        per = self.params.l2_per
+        return torch_problem(model, (X, y, train, valid), roles, per, lr, ctx.seed or 0)
 
     def run(self, ctx: TrialContext) -> None:
         settings = self.params.model_copy(
