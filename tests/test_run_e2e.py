@@ -112,6 +112,10 @@ def test_every_reported_result_is_one_row(tmp_path):
     table = read_results(location)
     assert Count.reported == table.num_rows == 15 == summary.rows
     assert set(table[col.NODE_ID].to_pylist()) == {ray.get_runtime_context().get_node_id()}
+    assert set(table[col.GPU_IDS].to_pylist()) == {""}, "no GPU on this machine"
+    for row in table.to_pylist():  # resources: cpu 1, gpu 0 by default
+        assert row[col.CPU_SECONDS] == pytest.approx(row[col.TRIAL_TIME])
+        assert row[col.GPU_SECONDS] == 0.0
     assert summary.trials == 5 and summary.errored == 0 and summary.stopped_early == 0
     best = min(final_rows(table).to_pylist(), key=lambda r: r["metric.loss"])
     assert summary.best is not None and summary.best.config["x"] == best["config.x"]

@@ -65,7 +65,8 @@ def compile_experiment(
     scheduler = build_scheduler(recipe.scheduler, stopped_early, plugins.space)
     config_types = {name: spec.arrow_type() for name, spec in plugins.space.items()}
     guard = RunGuard()
-    writer = ResultWriter(location, config_types, stopped_early, guard)
+    resources = {"cpu": recipe.resources.cpu, "gpu": recipe.resources.gpu}
+    writer = ResultWriter(location, config_types, stopped_early, guard, resources=resources)
     limit = concurrency_limit(plan, recipe.search.max_concurrent)
     tune_config = tune.TuneConfig(
         metric=recipe.objective.metric,
@@ -87,7 +88,7 @@ def compile_experiment(
     )
     return CompiledExperiment(
         trial=make_trial(recipe, import_paths),
-        resources={"cpu": recipe.resources.cpu, "gpu": recipe.resources.gpu},
+        resources=resources,
         param_space=plan.param_space,
         tune_config=tune_config,
         run_config=run_config,

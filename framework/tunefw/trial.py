@@ -25,7 +25,7 @@ from tunefw.data import SharedData
 from tunefw.imports import extend_sys_path
 from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.recipe import Recipe
-from tunefw.store.columns import NODE_ID_RESULT_KEY
+from tunefw.store.columns import GPU_IDS_RESULT_KEY, NODE_ID_RESULT_KEY
 
 
 @lru_cache(maxsize=2)
@@ -52,6 +52,7 @@ def _node_id() -> str:
 
 def _report(metrics: dict[str, Any], state: Any) -> None:
     metrics[NODE_ID_RESULT_KEY] = _node_id()
+    metrics[GPU_IDS_RESULT_KEY] = ",".join(str(i) for i in ray.get_gpu_ids())
     if state is None:
         tune.report(metrics)
         return

@@ -22,6 +22,9 @@ TRIAL_TIME = "trial_time_s"
 NODE_ID = "node_id"
 NODE_IP = "node_ip"
 HOSTNAME = "hostname"
+GPU_IDS = "gpu_ids"
+CPU_SECONDS = "cpu_s"
+GPU_SECONDS = "gpu_s"
 STATUS = "status"
 ERROR = "error"
 
@@ -43,18 +46,23 @@ RESERVED_SCHEMA = pa.schema(
         (NODE_ID, pa.string()),
         (NODE_IP, pa.string()),
         (HOSTNAME, pa.string()),
+        (GPU_IDS, pa.string()),
+        (CPU_SECONDS, pa.float64()),
+        (GPU_SECONDS, pa.float64()),
         (STATUS, pa.string()),
         (ERROR, pa.string()),
     ]
 )
 
-#: The key under which a trial's worker adds its Ray node id to each result.
+#: The keys under which a trial's worker adds its Ray node id and GPU ids to each result.
 NODE_ID_RESULT_KEY = "tunefw_node_id"
+GPU_IDS_RESULT_KEY = "tunefw_gpu_ids"
 
 #: Keys Ray Tune (and tunefw's worker) add to every result: reserved columns, or dropped.
 RAY_RESULT_KEYS = frozenset(
     {
         NODE_ID_RESULT_KEY,
+        GPU_IDS_RESULT_KEY,
         "checkpoint_dir_name",
         "config",
         "date",

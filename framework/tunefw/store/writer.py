@@ -61,6 +61,7 @@ class ResultWriter(Callback):
         early_stopped: Container[str],
         guard: RunGuard,
         *,
+        resources: Mapping[str, float] | None = None,
         flush_rows: int = 1000,
         flush_seconds: float = 10.0,
     ) -> None:
@@ -68,6 +69,8 @@ class ResultWriter(Callback):
         self.config_types = dict(config_types)
         self.early_stopped = early_stopped
         self.guard = guard
+        self.resources = dict(resources or {})
+        """A trial's CPUs and GPUs: its running time times these is its cost."""
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.parts_written = 0
@@ -91,15 +94,19 @@ class ResultWriter(Callback):
 
     def _row(self, trial: Trial, iteration: int, result: Mapping[str, Any]) -> dict[str, Any]:
         config = trial.config
+        seconds = result.get("time_total_s")
         row: dict[str, Any] = {
             col.EXPERIMENT: self.location.name,
             col.TRIAL_ID: trial.trial_id,
             col.ITERATION: iteration,
             col.TIMESTAMP: datetime.now(timezone.utc),
-            col.TRIAL_TIME: result.get("time_total_s"),
+            col.TRIAL_TIME: seconds,
             col.NODE_ID: result.get(col.NODE_ID_RESULT_KEY),
             col.NODE_IP: result.get("node_ip"),
             col.HOSTNAME: result.get("hostname"),
+            col.GPU_IDS: result.get(col.GPU_IDS_RESULT_KEY),
+            col.CPU_SECONDS: None if seconds is None else seconds * self.resources.get("cpu", 0.0),
+            col.GPU_SECONDS: None if seconds is None else seconds * self.resources.get("gpu", 0.0),
             col.STATUS: col.RUNNING,
             col.ERROR: None,
         }
