@@ -203,3 +203,36 @@ def test_the_same_name_twice_is_refused_unless_resumed_or_overwritten(tmp_path, 
     assert main(["run", str(path), "--overwrite"]) == 0
     again = set(read_results(location)[col.TRIAL_ID].to_pylist())
     assert len(again) == 2 and again.isdisjoint(first), "a new experiment replaced the old"
+
+
+@pytest.mark.parametrize(
+    ("budget", "limit", "strategy"),
+    [
+        ("{wall_time_s: 1.5}", "wall_time_s", "random"),
+        ("{cpu_hours: 0.0005}", "cpu_hours", "bayesian"),  # a Searcher, limited to 2 at a time
+    ],
+)
+def test_a_spent_budget_starts_no_new_trial_and_lets_running_ones_finish(
+    tmp_path, budget, limit, strategy
+):
+    path = function_recipe(
+        tmp_path,
+        f"""
+        name: budgeted
+        trainable: {{kind: function, function: "toy_trainables:steady"}}
+        objective: {{metric: loss, mode: min}}
+        search:
+          strategy: {strategy}
+          num_samples: 8
+          max_concurrent: 2
+          seed: 0
+          space: {{x: {{uniform: [0, 1]}}}}
+        scheduler: {{type: none}}
+        budget: {budget}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    finals = final_rows(read_results(experiment(tmp_path, "budgeted"))).to_pylist()
+    assert 2 <= len(finals) < 8, f"the {limit} budget ({budget}) stops new trials"
+    assert {r[col.STATUS] for r in finals} == {col.TERMINATED}
+    assert {r[col.ITERATION] for r in finals} == {10}, "running trials finish"

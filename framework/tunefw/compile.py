@@ -13,6 +13,7 @@ from ray import tune
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
+from tunefw.budget import BudgetMeter, budgeted
 from tunefw.data import SharedData
 from tunefw.guards import RunGuard
 from tunefw.plugins import ResolvedPlugins
@@ -68,11 +69,15 @@ def compile_experiment(
     resources = {"cpu": recipe.resources.cpu, "gpu": recipe.resources.gpu}
     writer = ResultWriter(location, config_types, stopped_early, guard, resources=resources)
     limit = concurrency_limit(plan, recipe.search.max_concurrent)
+    search_alg, meters = plan.search_alg, []
+    if recipe.budget is not None:
+        meters = [BudgetMeter(recipe.budget, resources)]
+        search_alg, limit = budgeted(search_alg, limit, meters[0]), None
     tune_config = tune.TuneConfig(
         metric=recipe.objective.metric,
         mode=recipe.objective.mode,
         num_samples=plan.num_samples,
-        search_alg=plan.search_alg,
+        search_alg=search_alg,
         scheduler=scheduler,
         max_concurrent_trials=limit,
         reuse_actors=True,
@@ -81,7 +86,7 @@ def compile_experiment(
         name=RAY,
         storage_path=location.path,
         storage_filesystem=location.storage.fs,
-        callbacks=[writer, guard, *callbacks],
+        callbacks=[writer, guard, *meters, *callbacks],
         stop=guard,
         failure_config=tune.FailureConfig(max_failures=recipe.failure.max_retries),
         verbose=0,

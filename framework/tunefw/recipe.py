@@ -88,6 +88,14 @@ class FailureSection(_Section):
     )
 
 
+class Budget(_Section):
+    """Once one limit is reached, no new trial starts; running trials finish."""
+
+    wall_time_s: float | None = Field(None, gt=0, description="Seconds since the run started.")
+    cpu_hours: float | None = Field(None, gt=0, description="CPUs held times running time.")
+    gpu_hours: float | None = Field(None, gt=0, description="GPUs held times running time.")
+
+
 class Resources(_Section):
     cpu: float = Field(1.0, gt=0)
     gpu: float = Field(0.0, ge=0)
@@ -128,6 +136,7 @@ class Recipe(_Section):
     scheduler: SchedulerSection = Asha()
     resources: Resources = Resources()
     failure: FailureSection = FailureSection()
+    budget: Budget | None = None
     storage: str = "./tunefw-results"
     stages: list[Stage] = Field(
         default_factory=list, description="Run one after another, each from the last's best."

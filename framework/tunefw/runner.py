@@ -15,6 +15,7 @@ import ray
 from ray import tune
 from ray._private import ray_constants
 
+from tunefw.budget import Budgeted
 from tunefw.compile import CompiledExperiment, compile_experiment
 from tunefw.errors import StoreError
 from tunefw.prepare import Prepared
@@ -215,13 +216,17 @@ def _use_fresh_callbacks(tuner: tune.Tuner, compiled: CompiledExperiment) -> Non
     """Swap the callbacks and scheduler Ray Tune unpickled from ``tuner.pkl`` for new ones.
 
     Ray Tune restores the run config as it was pickled at the start; the runner needs its
-    own live writer, guard and scheduler to read back from. Ray exposes no public setter.
+    own live writer, guard, scheduler and budget meter to read back from. Ray exposes no
+    public setter.
     """
     internal = tuner._local_tuner
     assert internal is not None, "Ray Client tuners are not restored here"
     internal.get_run_config().callbacks = compiled.run_config.callbacks
     internal.get_run_config().stop = compiled.run_config.stop
     internal._tune_config.scheduler = compiled.tune_config.scheduler
+    restored, fresh = internal._tune_config.search_alg, compiled.tune_config.search_alg
+    if isinstance(restored, Budgeted) and isinstance(fresh, Budgeted):
+        restored.meter = fresh.meter  # the live one, among the callbacks: the budget restarts
 
 
 def _execute(
