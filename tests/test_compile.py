@@ -86,3 +86,19 @@ def test_the_trial_function_pickles(tmp_path):
 def test_failure_retries_reach_ray(tmp_path):
     exp, _, _ = compiled(tmp_path, "failure.max_retries=3")
     assert exp.run_config.failure_config.max_failures == 3
+
+
+def test_resources_become_ray_tune_requests(tmp_path):
+    exp, _, _ = compiled(
+        tmp_path,
+        "resources={cpu: 0.5, gpu: 0.25, memory: 512MiB, accelerator_type: A100, "
+        "custom: {tpu_slice: 2}}",
+    )
+    assert exp.resources == {
+        "cpu": 0.5,
+        "gpu": 0.25,
+        "memory": float(512 * 2**20),
+        "accelerator_type:A100": 0.001,
+        "tpu_slice": 2.0,
+    }
+    assert exp.writer.resources["gpu"] == 0.25, "gpu_s is charged at the trial's share"

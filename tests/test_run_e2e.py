@@ -301,3 +301,27 @@ def test_an_interrupted_run_keeps_whole_parts_and_says_so(tmp_path):
     finals = final_rows(table).to_pylist()
     assert {r[col.STATUS] for r in finals} <= {col.RUNNING, col.TERMINATED}
     assert not [p for p in os.listdir(location.results_dir) if p.startswith(".")]
+
+
+def test_memory_is_requested_and_cluster_only_resources_need_a_cluster(tmp_path, capsys):
+    path = function_recipe(
+        tmp_path,
+        """
+        name: sized
+        trainable: {kind: function, function: "toy_trainables:returns_metrics"}
+        objective: {metric: score, mode: max}
+        search: {num_samples: 2, seed: 0, space: {a: {uniform: [0, 1]}, b: 1.0}}
+        scheduler: {type: none}
+        resources: {cpu: 0.5, memory: 64MiB}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    assert len(final_rows(results_of(tmp_path / "results", "sized"))) == 2
+    capsys.readouterr()
+    override = "resources={cpu: 0.5, custom: {tpu_slice: 1}}"
+    assert main(["run", str(path), "--set", override, "--name", "custom"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: resources.custom.tpu_slice: the embedded local Ray declares no such resource, "
+        "so no trial could start; run on a cluster that does, with --address"
+    ]

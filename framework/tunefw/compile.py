@@ -66,7 +66,7 @@ def compile_experiment(
     scheduler = build_scheduler(recipe.scheduler, stopped_early, plugins.space)
     config_types = {name: spec.arrow_type() for name, spec in plugins.space.items()}
     guard = RunGuard()
-    resources = {"cpu": recipe.resources.cpu, "gpu": recipe.resources.gpu}
+    resources = recipe.resources.for_ray()
     writer = ResultWriter(location, config_types, stopped_early, guard, resources=resources)
     limit = concurrency_limit(plan, recipe.search.max_concurrent)
     search_alg, meters = plan.search_alg, []

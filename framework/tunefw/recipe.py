@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, PositiveInt, field_validator
 
 from tunefw.objective import Objective
 from tunefw.scheduler_sections import Asha, SchedulerSection
@@ -97,8 +97,29 @@ class Budget(_Section):
 
 
 class Resources(_Section):
+    """What each trial holds; fractions pack several trials on one CPU or GPU."""
+
     cpu: float = Field(1.0, gt=0)
     gpu: float = Field(0.0, ge=0)
+    memory: ByteSize | None = Field(None, description="Bytes, or a size such as '2GiB'.")
+    accelerator_type: str | None = Field(None, description="A GPU model, e.g. 'A100'.")
+    custom: dict[str, float] = Field(
+        default_factory=dict, description="Resources the cluster's nodes declare, by name."
+    )
+
+    def for_ray(self) -> dict[str, float]:
+        """The request Ray Tune takes (``tune.with_resources``)."""
+        request = {"cpu": self.cpu, "gpu": self.gpu, **self.custom}
+        if self.memory is not None:
+            request["memory"] = float(self.memory)
+        if self.accelerator_type:
+            request[f"accelerator_type:{self.accelerator_type}"] = 0.001
+        return request
+
+    def cluster_only(self) -> list[str]:
+        """The fields only a cluster that declares them can satisfy."""
+        fields = [f"resources.custom.{name}" for name in self.custom]
+        return fields + (["resources.accelerator_type"] if self.accelerator_type else [])
 
 
 class Stage(_Section):

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, SetOption, StorageOption
 from tunefw.compile import compile_experiment, total_trials
+from tunefw.errors import RecipeError
 from tunefw.imports import extend_sys_path, recipe_import_paths
 from tunefw.nested import is_nested, run_nested
 from tunefw.prepare import Prepared, prepare_recipe
@@ -71,6 +72,12 @@ def run(
     overrides += [f"name={name}"] if name else []
     prepared = _prepare(recipe, overrides)
     loaded = prepared.recipe
+    needs_cluster = loaded.resources.cluster_only()
+    if needs_cluster and not address:
+        raise RecipeError(
+            f"{needs_cluster[0]}: the embedded local Ray declares no such resource, so no "
+            "trial could start; run on a cluster that does, with --address"
+        )
     location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
     paths = recipe_import_paths(recipe)
     if resume and location.exists():
