@@ -128,7 +128,15 @@ def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys,
     driver = start_driver(path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     root = tmp_path / "results" / "killed-driver"
     wait_until(has_parts(root / "results"))
-    wait_until(lambda: list((root / "ray").glob("experiment_state-*.json")))  # Ray saved state
+    # Ray saved its state: the experiment's, then the search algorithm's. A kill between the
+    # two writes would lose the trials not yet created (Ray restores no search state then).
+    wait_until(lambda: list((root / "ray").glob("experiment_state-*.json")))
+    wait_until(
+        lambda: (
+            list((root / "ray").glob("basic-variant-state-*.json"))
+            or list((root / "ray").glob("search_gen_state-*.json"))
+        )
+    )
     driver.send_signal(signal.SIGKILL)  # about 10 s in, of about 20
     driver.wait(timeout=30)
     location = experiment(tmp_path, "killed-driver")
