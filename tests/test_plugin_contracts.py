@@ -16,7 +16,7 @@ from sklearn.tree import DecisionTreeClassifier
 from tunefw import registry
 from tunefw.context import TrialContext
 from tunefw.errors import PluginError
-from tunefw.protocols import Dataset, Split
+from tunefw.protocols import Dataset, SearchSettings, Split
 from tunefw.space import ParamSpec
 from tunefw.testing import contracts
 from tunefw.torch_target import TorchTarget
@@ -207,3 +207,25 @@ def test_sklearn_reports_a_running_mean_over_folds(monkeypatch):
     assert [r["fold"] for r in reports] == [1, 2, 3]
     for i, report in enumerate(reports, start=1):
         assert report["accuracy"] == pytest.approx(np.mean(folds[:i]))
+
+
+@pytest.mark.parametrize("name", ["bayesian", "cmaes", "qmc", "nsga2", "random"])
+def test_a_restored_searcher_goes_on_where_it_stopped(name, tmp_path):
+    """What ``tunefw resume`` relies on: Ray saves the searcher with the experiment."""
+    params, space = SEARCH_EXAMPLES[name]
+    if name == "random":
+        space = CONDITIONAL  # sampled through Optuna: a Searcher with state to save
+    plugin = registry.load("search", name)
+    settings = SearchSettings(num_samples=8, max_concurrent=1, seed=0, metric="m", mode="max")
+
+    def searcher():
+        return plugin(plugin.Params.model_validate(params)).plan(space, settings).search_alg
+
+    first = searcher()
+    for i in range(4):
+        first.suggest(f"t{i}")
+        first.on_trial_complete(f"t{i}", {"m": float(i), "training_iteration": 1})
+    first.save_to_dir(str(tmp_path), session_str="s")
+    again = searcher()
+    again.restore_from_dir(str(tmp_path))
+    assert [again.suggest(f"u{i}") for i in range(3)] == [first.suggest(f"u{i}") for i in range(3)]
