@@ -50,9 +50,15 @@ def _node_id() -> str:
     return str(ray.get_runtime_context().get_node_id())
 
 
+@lru_cache(maxsize=1)
+def _gpu_ids() -> str:
+    """The GPUs Ray gave this worker: fixed for its life, as a reused actor keeps its resources."""
+    return ",".join(str(i) for i in ray.get_gpu_ids())
+
+
 def _report(metrics: dict[str, Any], state: Any) -> None:
     metrics[NODE_ID_RESULT_KEY] = _node_id()
-    metrics[GPU_IDS_RESULT_KEY] = ",".join(str(i) for i in ray.get_gpu_ids())
+    metrics[GPU_IDS_RESULT_KEY] = _gpu_ids()
     if state is None:
         tune.report(metrics)
         return

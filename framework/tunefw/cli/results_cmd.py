@@ -45,10 +45,6 @@ class Format(str, Enum):
     parquet = "parquet"
 
 
-def _objective(location: ExperimentLocation) -> Objective:
-    return objective_of(load_manifest(location))
-
-
 def results(
     name: NameArg,
     storage: StorageOption = DEFAULT_STORAGE,
@@ -76,8 +72,8 @@ def results(
     coarse-to-fine recipe are shown together, with a ``stage`` column.
     """
     location = find_experiment(Storage.open(storage), name)
-    objective = _objective(location)
-    stages = load_manifest(location).get("stages")
+    manifest = load_manifest(location)
+    objective, stages = objective_of(manifest), manifest.get("stages")
     if stages:
         table = _stages_table(location.storage, stages, all_rows)
         available = table.column_names
@@ -191,12 +187,16 @@ def _fmt(value: Any) -> str:
 
 
 def find_best(location: ExperimentLocation) -> BestTrial:
-    objective = _objective(location)
-    found = best_trial(read_results(location), objective)
+    objective = objective_of(load_manifest(location))
+    return _best_in(location.name, read_results(location), objective)
+
+
+def _best_in(name: str, table: pa.Table, objective: Objective) -> BestTrial:
+    found = best_trial(table, objective)
     if found is None:
         constraints = ", ".join(str(c) for c in objective.constraints)
         why = f"is feasible ({constraints})" if constraints else f"reported {objective.metric}"
-        raise StoreError(f"{location.name}: no trial {why}")
+        raise StoreError(f"{name}: no trial {why}")
     return found
 
 
@@ -210,16 +210,18 @@ def best(
 ) -> None:
     """The best trial's config and score."""
     location = find_experiment(Storage.open(storage), name)
-    found = find_best(location)
+    manifest, table = load_manifest(location), read_results(location)
+    objective = objective_of(manifest)
+    found = _best_in(location.name, table, objective)
     console = Console()
-    for stage in load_manifest(location).get("stages") or []:
+    for stage in manifest.get("stages") or []:
         score = "-" if stage["best"] is None else f"{stage['best']:.4f}"
         console.print(
             f"stage {stage['stage']} ({stage['experiment']}): {stage['trials']} trials, "
             f"best {found.metric} {score}",
             highlight=False,
         )
-    nested = load_manifest(location).get("nested")
+    nested = manifest.get("nested")
     if nested:
         line = nested_line(nested["metric"], nested["outer_scores"])
         console.print(line, highlight=False, soft_wrap=True)
@@ -233,13 +235,12 @@ def best(
     if found.tuned:
         values = ", ".join(f"{k}={v:.4g}" for k, v in found.tuned.items())
         console.print(f"  tuned in the trial: {values}", highlight=False, soft_wrap=True)
-    objective = _objective(location)
     if objective.multi:
-        front = pareto_front(read_results(location), objective)
+        front = pareto_front(table, objective)
         title = f"Pareto front: {len(front)} trials (the best above is its best {found.metric})"
         _print_table(pa.Table.from_pylist(front), _shown_metrics(objective), title)
     if export is not None:
-        recipe = best_recipe(load_manifest(location)["recipe"], found)
+        recipe = best_recipe(manifest["recipe"], found)
         header = (
             f"# The best trial of {name}: {found.metric} {found.score:.6g} "
             f"(trial {found.trial_id}).\n# `tunefw run` on this file trains it again.\n"
