@@ -221,7 +221,7 @@ def test_the_same_name_twice_is_refused_unless_resumed_or_overwritten(tmp_path, 
 @pytest.mark.parametrize(
     ("budget", "limit", "strategy"),
     [
-        ("{wall_time_s: 1.5}", "wall_time_s", "random"),
+        ("{wall_time_s: 4}", "wall_time_s", "random"),  # the first two start within it
         ("{cpu_hours: 0.0005}", "cpu_hours", "bayesian"),  # a Searcher, limited to 2 at a time
     ],
 )
