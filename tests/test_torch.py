@@ -132,3 +132,36 @@ def test_missing_pretrained_weights_fail_validation(tmp_path, capsys):
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "trainable.pretrained: cannot load" in err[0]
+
+
+def test_shifted_images_are_the_originals_moved_by_at_most_the_given_pixels():
+    import torch
+
+    from tunefw_plugins.trainables.torch_augment import shift_images
+
+    images = torch.zeros(200, 1, 6, 6)
+    images[:, 0, 2:4, 2:4] = torch.arange(1, 201, dtype=torch.float32).reshape(-1, 1, 1)
+    shifted = shift_images(images.reshape(200, -1), (1, 6, 6), 1, torch.Generator().manual_seed(0))
+    shifted = shifted.reshape(200, 1, 6, 6)
+    moves = set()
+    for before, after in zip(images, shifted, strict=True):
+        assert torch.equal(before.sum(), after.sum()), "the block stays whole inside the border"
+        (y0, x0), (y1, x1) = before[0].nonzero()[0].tolist(), after[0].nonzero()[0].tolist()
+        moves.add((y1 - y0, x1 - x0))
+    assert moves == {(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+
+
+def test_augmenting_rows_that_are_not_images_fails_validation(tmp_path, capsys):
+    path = torch_recipe(
+        tmp_path,
+        """
+        name: shift-mlp
+        trainable: {kind: torch, model: mlp, augment_shift: 1}
+        data: {loader: "sklearn.datasets:load_digits"}
+        objective: {metric: accuracy, mode: max}
+        search: {space: {lr: 0.01}}
+        """,
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trainable.augment_shift: needs images" in err[0]

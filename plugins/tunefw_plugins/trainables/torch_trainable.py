@@ -32,6 +32,7 @@ from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 from tunefw.torch_target import TorchTarget
 from tunefw_plugins.search.hypergradient.problem import BilevelProblem
+from tunefw_plugins.trainables.torch_augment import shift_images
 from tunefw_plugins.trainables.torch_bilevel import differentiable_keys, torch_problem
 from tunefw_plugins.trainables.torch_models import BUILT_IN
 
@@ -63,6 +64,11 @@ class TorchParams(BaseModel):
     reinit: list[str] = Field(
         default_factory=list,
         description="Parameter name patterns not taken from `pretrained`, e.g. the head.",
+    )
+    augment_shift: int = Field(
+        0,
+        ge=0,
+        description="Shift each training image by up to N pixels at random (image models).",
     )
     save_model: str | None = Field(
         None, description="Write the trained state dict here (path or URI), for later transfer."
@@ -100,6 +106,10 @@ class TorchTrainable:
                     f"search.space.{key}: neither a training setting ({', '.join(TRAINING_KEYS)})"
                     f" nor a parameter of the model {self.params.model!r}"
                 )
+        if self.params.augment_shift and self._image_shape(None) is None:
+            raise RecipeError(
+                "trainable.augment_shift: needs images: model 'cnn' or model_params.image_shape"
+            )
         if self.params.pretrained:
             load_state(self.params.pretrained)
         probe = TorchTarget(model=nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.0)))
@@ -131,6 +141,12 @@ class TorchTrainable:
         }
         model: nn.Module = self._factory()(X.shape[1], int(y.max()) + 1, **model_kwargs)
         return model
+
+    def _image_shape(self, model: nn.Module | None) -> tuple[int, int, int] | None:
+        shape = getattr(model, "image_shape", None) or self.params.model_params.get("image_shape")
+        if shape is None and self.params.model == "cnn":
+            shape = inspect.signature(BUILT_IN["cnn"]).parameters["image_shape"].default
+        return tuple(shape) if shape is not None else None
 
     def bilevel(self, ctx: TrialContext, names: Sequence[str]) -> BilevelProblem:
         """Full-batch training as a differentiable problem in the followed keys."""
@@ -170,13 +186,17 @@ class TorchTrainable:
                 group.update(now)  # this trial's lr and decay: PBT may have changed them
         watch = _Plateau(target, ctx.metric)
         generator = torch.Generator().manual_seed(ctx.seed or 0)
+        shape = self._image_shape(model)
         for epoch in range(first, settings.epochs + 1):
             started = time.perf_counter()
             order = train[torch.randperm(len(train), generator=generator)]
             train_loss = 0.0
             model.train()
             for batch in order.split(settings.batch_size):
-                xb, yb = X[batch].to(device), y[batch].to(device)
+                xb, yb = X[batch], y[batch].to(device)
+                if settings.augment_shift and shape is not None:
+                    xb = shift_images(xb, shape, settings.augment_shift, generator)
+                xb = xb.to(device)
                 with torch.autocast(device.type, torch.bfloat16, enabled=amp):
                     loss = nn.functional.cross_entropy(model(xb), yb) + target.penalty()
                 optimizer.zero_grad()
