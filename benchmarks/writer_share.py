@@ -25,7 +25,7 @@ from ray.tune.schedulers import ASHAScheduler
 import tunefw.runner
 from benchmarks.common import arguments, emit, run_tunefw
 from benchmarks.workloads import raw_reports
-from tunefw.runner import start_embedded_ray
+from tunefw.ray_connection import start_embedded_ray
 from tunefw.store.writer import ResultWriter
 
 ENTRY_POINTS = (

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
-import ray
 from ray import tune
-from ray._private import ray_constants
 
 from tunefw.budget import Budgeted
+from tunefw.cluster.shared_storage import check_shared_storage
 from tunefw.compile import CompiledExperiment, compile_experiment
 from tunefw.errors import StoreError
 from tunefw.prepare import Prepared
+from tunefw.ray_connection import ray_session
 from tunefw.recipe import Recipe
 from tunefw.store import columns as col
 from tunefw.store.compaction import compact
@@ -33,56 +31,6 @@ DRIVER_ENV = {
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
     "RAY_AIR_NEW_OUTPUT": "0",
 }
-
-
-def embedded_env() -> dict[str, str]:
-    """Environment for an embedded, single-machine Ray that stays on 127.0.0.1.
-
-    Ray turns token authentication on for a new local instance; given a token made for this
-    process alone, it neither reads nor writes ``~/.ray/auth_token``.
-    """
-    env = {
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        # Trials keep the driver's working directory, so relative paths mean the same there.
-        "RAY_CHDIR_TO_TRIAL_DIR": "0",
-    }
-    if "RAY_AUTH_MODE" not in os.environ and "RAY_AUTH_TOKEN" not in os.environ:
-        env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    return env
-
-
-def start_embedded_ray(**init_kwargs: Any) -> None:
-    """Start a single-node Ray bound to 127.0.0.1, without a dashboard.
-
-    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` makes Ray use the loopback address; its child
-    processes read the variable, while this process read it when ``ray`` was imported, so the
-    constant is set here too.
-    """
-    os.environ.update(embedded_env())
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    auth_log = logging.getLogger("ray._private.authentication.authentication_token_setup")
-    level = auth_log.level
-    auth_log.setLevel(logging.ERROR)  # "token auth enabled" is the intended state, not news
-    try:
-        ray.init(include_dashboard=False, logging_level=logging.WARNING, **init_kwargs)
-    finally:
-        auth_log.setLevel(level)
-
-
-@contextmanager
-def ray_session(address: str | None) -> Iterator[None]:
-    """Connect to ``address``, or start an embedded Ray; reuse one already initialised."""
-    if ray.is_initialized():
-        yield
-        return
-    if address:
-        ray.init(address=address, logging_level=logging.WARNING)
-    else:
-        start_embedded_ray()
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 @contextmanager
@@ -243,6 +191,7 @@ def _execute(
     status = "failed"
     try:
         with ray_session(address), quiet_ray_tune():
+            check_shared_storage(location)
             make_tuner().fit()
         compiled.writer.close()
         if compiled.guard.error:

@@ -123,3 +123,32 @@ def once_differentiable_mlp(n_features: int, n_classes: int) -> Any:
             return self.b(Clipped.apply(self.a(x)))
 
     return Net()
+
+
+def holds_gpu(config: dict[str, Any], ctx: Any) -> None:
+    """Holds its share of a GPU for ``hold_s`` seconds and reports when it did."""
+    import time
+
+    started = time.time()
+    time.sleep(config["hold_s"])
+    ctx.report({"loss": config["x"], "started": started, "ended": time.time()})
+
+
+def survives_node_loss(config: dict[str, Any], ctx: Any) -> None:
+    """``(x - 0.3)^2 + 1/step`` over ``steps`` steps ``step_s`` apart, checkpointed every step
+    and going on from ``ctx.restored``; each step writes ``NODE_ID STEP`` to a file named by
+    ``x`` in ``marker_dir``, so a test sees where each trial runs and how far it got."""
+    import time
+    from pathlib import Path
+
+    import ray
+
+    state = ctx.restored or {"step": 0}
+    node = ray.get_runtime_context().get_node_id()
+    for step in range(state["step"] + 1, config["steps"] + 1):
+        time.sleep(config["step_s"])
+        metrics = {"loss": (config["x"] - 0.3) ** 2 + 1.0 / step, "restored_from": state["step"]}
+        ctx.report(metrics, state={"step": step})
+        partial = Path(config["marker_dir"]) / f".{config['x']}.partial"
+        partial.write_text(f"{node} {step}")
+        partial.replace(partial.with_name(str(config["x"])))  # whole, for a reader polling it

@@ -25,11 +25,14 @@ from tunefw.store.manifest import load_manifest
 RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.")]
 AddressOption = Annotated[
     str | None,
-    typer.Option(help="Ray cluster to connect to; an embedded local Ray if not given."),
+    typer.Option(
+        envvar="RAY_ADDRESS",
+        help="Ray cluster (host:port of its head) to run on; an embedded local Ray if not given.",
+    ),
 ]
 
 
-def _prepare(path: Path, overrides: list[str]) -> Prepared:
+def prepare_file(path: Path, overrides: list[str]) -> Prepared:
     recipe = load_recipe(path, overrides)
     extend_sys_path(recipe_import_paths(path))
     return prepare_recipe(recipe)
@@ -37,7 +40,7 @@ def _prepare(path: Path, overrides: list[str]) -> Prepared:
 
 def validate(recipe: RecipeArg, set_: SetOption = []) -> None:  # noqa: B006 (typer reads it)
     """Check a recipe, its plugins and its search space without running anything."""
-    prepared = _prepare(recipe, set_)
+    prepared = prepare_file(recipe, set_)
     loaded = prepared.recipe
     location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
     compile_experiment(loaded, prepared.plugins, prepared.plan, location)
@@ -70,7 +73,7 @@ def run(
     overrides = list(set_)
     overrides += [f"storage={storage}"] if storage else []
     overrides += [f"name={name}"] if name else []
-    prepared = _prepare(recipe, overrides)
+    prepared = prepare_file(recipe, overrides)
     loaded = prepared.recipe
     needs_cluster = loaded.resources.cluster_only()
     if needs_cluster and not address:

@@ -1,0 +1,1 @@
+"""Ray clusters: the local multi-node cluster for development, and Ray jobs on any cluster."""

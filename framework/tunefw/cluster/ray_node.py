@@ -1,0 +1,36 @@
+"""``python -m tunefw.cluster.ray_node start ...``: Ray's ``ray start``, kept on 127.0.0.1.
+
+``ray start`` replaces a loopback ``--node-ip-address`` by the machine's network address, and
+refuses worker nodes when multi-node support is off (the switch that keeps addresses on the
+loopback). This keeps the loopback address for the node, then turns the switch off for the
+node's own processes, so they, and Ray jobs' drivers started on it, resolve 127.0.0.1 to
+themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+#: Ray's multi-node switch (``tunefw.ray_connection.MULTI_NODE_ENV``), named here without
+#: importing anything that imports ray: ray reads it at import.
+MULTI_NODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def main() -> None:
+    os.environ[MULTI_NODE_ENV] = "1"  # read at import: ray start then accepts worker nodes
+    from ray._private import services
+    from ray.scripts.scripts import cli
+
+    resolve = services.resolve_ip_for_localhost
+
+    def keep_loopback(host: str) -> str:
+        return host if host in ("127.0.0.1", "localhost", "::1") else resolve(host)
+
+    services.resolve_ip_for_localhost = keep_loopback
+    os.environ[MULTI_NODE_ENV] = "0"  # for the node's processes and jobs' drivers
+    cli.main(args=sys.argv[1:], prog_name="ray")
+
+
+if __name__ == "__main__":
+    main()
