@@ -170,6 +170,29 @@ def test_half_gpu_trials_pack_two_per_worker_on_both_workers(cluster, client, tm
         assert most == 2, "two half-GPU trials at a time on a one-GPU worker"
 
 
+def test_a_trial_with_worker_bundles_holds_one_gpu_on_each_worker(cluster, client, tmp_path):
+    recipe = cluster_recipe(
+        tmp_path,
+        """
+        name: bundles
+        trainable: {kind: function, function: "toy_trainables:uses_its_bundles"}
+        objective: {metric: loss, mode: min}
+        search: {num_samples: 1, space: {workers: 2}}
+        resources:
+          cpu: 0.5
+          workers: [{cpu: 1, gpu: 1}, {cpu: 1, gpu: 1}]
+          placement: SPREAD
+        scheduler: {type: none}
+        """,
+    )
+    ran = tunefw("run", str(recipe), "--address", cluster.address, env=client)
+    assert ran.returncode == 0, ran.stderr
+    (row,) = final_rows(tmp_path / "results", "bundles")
+    workers = {n["node_id"] for n in local.alive_nodes(cluster) if not n["is_head_node"]}
+    assert set(str(row["metric.worker_nodes"]).split(",")) == workers
+    assert row[col.GPU_SECONDS] == pytest.approx(2 * row[col.TRIAL_TIME]), "both GPUs charged"
+
+
 def test_submit_runs_the_quickstart_as_a_job_and_its_results_are_readable(
     cluster, client, tmp_path
 ):

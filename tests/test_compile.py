@@ -51,7 +51,22 @@ def test_quickstart_compiles_to_asha_with_reused_actors(tmp_path):
 
 def test_resources_become_trial_resources(tmp_path):
     exp, _, _ = compiled(tmp_path, "resources.cpu=0.5", "resources.gpu=0.25")
-    assert exp.resources == {"cpu": 0.5, "gpu": 0.25}
+    assert exp.resources.bundles == [{"CPU": 0.5, "GPU": 0.25}]
+
+
+def test_worker_bundles_join_the_trial_in_one_placement_group(tmp_path):
+    exp, _, _ = compiled(
+        tmp_path,
+        "resources={cpu: 0.5, workers: [{cpu: 1, gpu: 1}, {cpu: 1, gpu: 1, custom: {a100: 1}}], "
+        "placement: STRICT_SPREAD}",
+    )
+    assert exp.resources.bundles == [
+        {"CPU": 0.5},
+        {"CPU": 1.0, "GPU": 1.0},
+        {"CPU": 1.0, "GPU": 1.0, "a100": 1.0},
+    ]
+    assert exp.resources.strategy == "STRICT_SPREAD"
+    assert exp.writer.resources == {"cpu": 2.5, "gpu": 2.0}, "cost counts every bundle"
 
 
 def test_scheduler_can_be_turned_off(tmp_path):
@@ -94,11 +109,13 @@ def test_resources_become_ray_tune_requests(tmp_path):
         "resources={cpu: 0.5, gpu: 0.25, memory: 512MiB, accelerator_type: A100, "
         "custom: {tpu_slice: 2}}",
     )
-    assert exp.resources == {
-        "cpu": 0.5,
-        "gpu": 0.25,
-        "memory": float(512 * 2**20),
-        "accelerator_type:A100": 0.001,
-        "tpu_slice": 2.0,
-    }
+    assert exp.resources.bundles == [
+        {
+            "CPU": 0.5,
+            "GPU": 0.25,
+            "tpu_slice": 2.0,
+            "memory": float(512 * 2**20),
+            "accelerator_type:A100": 0.001,
+        }
+    ]
     assert exp.writer.resources["gpu"] == 0.25, "gpu_s is charged at the trial's share"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ray import tune
+from ray.tune import PlacementGroupFactory
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
@@ -28,7 +29,7 @@ from tunefw.trial import make_trial
 @dataclass(frozen=True)
 class CompiledExperiment:
     trial: Callable[..., None]
-    resources: dict[str, float]
+    resources: PlacementGroupFactory
     param_space: dict[str, Any]
     tune_config: tune.TuneConfig
     run_config: tune.RunConfig
@@ -66,12 +67,12 @@ def compile_experiment(
     scheduler = build_scheduler(recipe.scheduler, stopped_early, plugins.space)
     config_types = {name: spec.arrow_type() for name, spec in plugins.space.items()}
     guard = RunGuard()
-    resources = recipe.resources.for_ray()
-    writer = ResultWriter(location, config_types, stopped_early, guard, resources=resources)
+    totals = recipe.resources.totals()
+    writer = ResultWriter(location, config_types, stopped_early, guard, resources=totals)
     limit = concurrency_limit(plan, recipe.search.max_concurrent)
     search_alg, meters = plan.search_alg, []
     if recipe.budget is not None:
-        meters = [BudgetMeter(recipe.budget, resources)]
+        meters = [BudgetMeter(recipe.budget, totals)]
         search_alg, limit = budgeted(search_alg, limit, meters[0]), None
     tune_config = tune.TuneConfig(
         metric=recipe.objective.metric,
@@ -93,7 +94,7 @@ def compile_experiment(
     )
     return CompiledExperiment(
         trial=make_trial(recipe, import_paths),
-        resources=resources,
+        resources=recipe.resources.for_ray(),
         param_space=plan.param_space,
         tune_config=tune_config,
         run_config=run_config,

@@ -10,9 +10,10 @@ framework-level budget fields.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, PositiveInt, field_validator
+from ray.tune import PlacementGroupFactory
 
 from tunefw.objective import Objective
 from tunefw.scheduler_sections import Asha, SchedulerSection
@@ -96,6 +97,18 @@ class Budget(_Section):
     gpu_hours: float | None = Field(None, gt=0, description="GPUs held times running time.")
 
 
+class Bundle(_Section):
+    """Resources for one worker a trial starts itself."""
+
+    cpu: float = Field(1.0, ge=0)
+    gpu: float = Field(0.0, ge=0)
+    custom: dict[str, float] = Field(default_factory=dict)
+
+    def for_ray(self) -> dict[str, float]:
+        bundle = {"CPU": self.cpu, "GPU": self.gpu, **self.custom}
+        return {name: amount for name, amount in bundle.items() if amount > 0}
+
+
 class Resources(_Section):
     """What each trial holds; fractions pack several trials on one CPU or GPU."""
 
@@ -106,19 +119,45 @@ class Resources(_Section):
     custom: dict[str, float] = Field(
         default_factory=dict, description="Resources the cluster's nodes declare, by name."
     )
+    workers: list[Bundle] = Field(
+        default_factory=list,
+        description="Bundles for workers the trial starts itself (Ray tasks or actors), "
+        "reserved together with the trial in one placement group.",
+    )
+    placement: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
+        "PACK", description="How the placement group's bundles spread over nodes."
+    )
 
-    def for_ray(self) -> dict[str, float]:
-        """The request Ray Tune takes (``tune.with_resources``)."""
-        request = {"cpu": self.cpu, "gpu": self.gpu, **self.custom}
+    def trial_bundle(self) -> dict[str, float]:
+        """What the trial's own process holds, in Ray's resource names."""
+        bundle = {"CPU": self.cpu, "GPU": self.gpu, **self.custom}
         if self.memory is not None:
-            request["memory"] = float(self.memory)
+            bundle["memory"] = float(self.memory)
         if self.accelerator_type:
-            request[f"accelerator_type:{self.accelerator_type}"] = 0.001
-        return request
+            bundle[f"accelerator_type:{self.accelerator_type}"] = 0.001
+        return {name: amount for name, amount in bundle.items() if amount > 0}
+
+    def for_ray(self) -> PlacementGroupFactory:
+        """The request Ray Tune takes (``tune.with_resources``): the trial's bundle first,
+        then its workers'."""
+        bundles = [self.trial_bundle(), *(worker.for_ray() for worker in self.workers)]
+        return PlacementGroupFactory(bundles, strategy=self.placement)
+
+    def totals(self) -> dict[str, float]:
+        """CPUs and GPUs a running trial holds in all: what its cost is counted in."""
+        return {
+            "cpu": self.cpu + sum(worker.cpu for worker in self.workers),
+            "gpu": self.gpu + sum(worker.gpu for worker in self.workers),
+        }
 
     def cluster_only(self) -> list[str]:
         """The fields only a cluster that declares them can satisfy."""
         fields = [f"resources.custom.{name}" for name in self.custom]
+        fields += [
+            f"resources.workers.{i}.custom.{name}"
+            for i, worker in enumerate(self.workers)
+            for name in worker.custom
+        ]
         return fields + (["resources.accelerator_type"] if self.accelerator_type else [])
 
 

@@ -152,3 +152,24 @@ def survives_node_loss(config: dict[str, Any], ctx: Any) -> None:
         partial = Path(config["marker_dir"]) / f".{config['x']}.partial"
         partial.write_text(f"{node} {step}")
         partial.replace(partial.with_name(str(config["x"])))  # whole, for a reader polling it
+
+
+def uses_its_bundles(config: dict[str, Any], ctx: Any) -> None:
+    """Runs one task in each of its placement group's worker bundles (1 CPU, 1 GPU each) and
+    reports the nodes they ran on."""
+    import ray
+    from ray.util import get_current_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    @ray.remote(num_cpus=1, num_gpus=1)
+    def where() -> str:
+        return str(ray.get_runtime_context().get_node_id())
+
+    group = get_current_placement_group()
+    tasks = [
+        where.options(
+            scheduling_strategy=PlacementGroupSchedulingStrategy(group, bundle_index)
+        ).remote()
+        for bundle_index in range(1, config["workers"] + 1)
+    ]
+    ctx.report({"loss": 0.0, "worker_nodes": ",".join(sorted(ray.get(tasks)))})

@@ -48,13 +48,23 @@ class NodeProcess(BaseModel):
     resources: dict[str, float]
 
     def running(self) -> bool:
-        try:
-            os.killpg(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
+        """Whether any process of the node's group is alive (zombies, which a container's
+        init may never reap, do not count)."""
+        if not Path("/proc").is_dir():
+            try:
+                os.killpg(self.pid, 0)
+            except ProcessLookupError:
+                return False
             return True
-        return True
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if fields[0] != "Z" and int(fields[2]) == self.pid:
+                    return True
+        return False
 
 
 class LocalCluster(BaseModel):
@@ -255,13 +265,9 @@ def _wait_for_nodes(cluster: LocalCluster, count: int, timeout_s: float) -> None
 
 def _wait_stopped(node: NodeProcess, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while node.running() and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):  # reap it if it is this process's child
             os.waitpid(node.pid, os.WNOHANG)
-        try:
-            os.kill(node.pid, 0)
-        except ProcessLookupError:
-            return
         time.sleep(0.2)
 
 
