@@ -193,6 +193,24 @@ def test_a_trial_with_worker_bundles_holds_one_gpu_on_each_worker(cluster, clien
     assert row[col.GPU_SECONDS] == pytest.approx(2 * row[col.TRIAL_TIME]), "both GPUs charged"
 
 
+def test_gpu_check_spreads_its_trials_over_the_clusters_gpus(cluster, client, tmp_path):
+    """benchmarks/gpu_check.py's CPU path, on the fake GPUs: at most two 0.5-GPU trials per
+    GPU, on both workers' GPUs."""
+    out = tmp_path / "gpu_check.json"
+    ran = subprocess.run(
+        [sys.executable, "benchmarks/gpu_check.py", "--address", cluster.address, "--allow-cpu",
+         "--fractions", "0.5", "--rounds", "2", "--steps", "20", "--batch", "32", "--width", "32",
+         "--cpus-per-trial", "0.5", "--out", str(out)],
+        env=client, cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["trials"] == 8 and result["slots_per_gpu"] == 2
+    assert len(result["concurrent_by_gpu"]) == 2, "both workers' GPUs held trials"
+    assert 1 <= result["max_concurrent_per_gpu"] <= 2
+    assert result["devices"] == ["cpu"]
+
+
 def test_submit_runs_the_quickstart_as_a_job_and_its_results_are_readable(
     cluster, client, tmp_path
 ):
