@@ -11,6 +11,7 @@ checkpoints every ``checkpoint_every`` epochs, so a retried or resumed trial goe
 from __future__ import annotations
 
 import fnmatch
+import functools
 import inspect
 import io
 import time
@@ -32,8 +33,9 @@ from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 from tunefw.torch_target import TorchTarget
 from tunefw_plugins.search.hypergradient.problem import BilevelProblem
-from tunefw_plugins.trainables.torch_augment import shift_images
 from tunefw_plugins.trainables.torch_bilevel import differentiable_keys, torch_problem
+from tunefw_plugins.trainables.torch_data_parallel import DataParallelJob, train_data_parallel
+from tunefw_plugins.trainables.torch_loop import EpochReports, Epochs, make_optimizer
 from tunefw_plugins.trainables.torch_models import BUILT_IN
 
 METRICS = ("accuracy", "loss", "train_loss", "epoch_seconds")
@@ -69,6 +71,16 @@ class TorchParams(BaseModel):
         0,
         ge=0,
         description="Shift each training image by up to N pixels at random (image models).",
+    )
+    data_parallel: int = Field(
+        1,
+        ge=1,
+        description="Workers that train each trial together: DDP through Ray Train's "
+        "TorchTrainer. 1 trains in the trial's own process.",
+    )
+    worker_resources: dict[str, float] = Field(
+        default_factory=lambda: {"CPU": 1.0},
+        description="What each data-parallel worker holds, e.g. {CPU: 4, GPU: 1}.",
     )
     save_model: str | None = Field(
         None, description="Write the trained state dict here (path or URI), for later transfer."
@@ -163,8 +175,6 @@ class TorchTrainable:
             update={k: v for k, v in ctx.config.items() if k in TRAINING_KEYS}
         )
         torch.manual_seed(ctx.seed or 0)
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        amp = settings.amp and device.type == "cuda"
         X, y, train, valid = self._tensors(ctx, settings.standardize)
         model = self._model(ctx, X, y)
         if self.params.pretrained:
@@ -172,52 +182,66 @@ class TorchTrainable:
             kept = {k: v for k, v in state.items() if not _matches(k, self.params.reinit)}
             transfer(model, kept, self.params.freeze)
         target = ctx.regularize(TorchTarget(model=model))
-        model.to(device)
-        optimizer = _optimizer(settings, model, target.weight_decay)
-        state = ctx.restored or {}
-        first = int(state.get("epoch", 0)) + 1
-        if state:
-            model.load_state_dict(state["model"])
-            settings_now = [
-                {k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups
-            ]
-            optimizer.load_state_dict(state["optimizer"])
-            for group, now in zip(optimizer.param_groups, settings_now, strict=True):
-                group.update(now)  # this trial's lr and decay: PBT may have changed them
-        watch = _Plateau(target, ctx.metric)
-        generator = torch.Generator().manual_seed(ctx.seed or 0)
+        restored = ctx.restored or None
+        first = int(restored["epoch"]) + 1 if restored else 1
+        reports = EpochReports(ctx, target, settings.epochs, settings.checkpoint_every, first)
         shape = self._image_shape(model)
-        for epoch in range(first, settings.epochs + 1):
-            started = time.perf_counter()
-            order = train[torch.randperm(len(train), generator=generator)]
-            train_loss = 0.0
-            model.train()
-            for batch in order.split(settings.batch_size):
-                xb, yb = X[batch], y[batch].to(device)
-                if settings.augment_shift and shape is not None:
-                    xb = shift_images(xb, shape, settings.augment_shift, generator)
-                xb = xb.to(device)
-                with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                    loss = nn.functional.cross_entropy(model(xb), yb) + target.penalty()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                train_loss += float(loss.detach()) * len(batch)
-            metrics = {**_evaluate(model, X[valid], y[valid], device), "epoch": epoch}
-            metrics["train_loss"] = train_loss / len(train)
-            metrics["epoch_seconds"] = time.perf_counter() - started
-            if state:
-                metrics["resumed_from_epoch"] = first - 1
-            reason = watch.update(metrics[ctx.metric], epoch)
-            last = epoch == settings.epochs or reason is not None
-            save = last or epoch % settings.checkpoint_every == 0
-            if reason:
-                metrics["stopped_reason"] = reason
-            ctx.report(metrics, state=_state(model, optimizer, epoch) if save else None)
-            if reason:
-                break
+        if settings.data_parallel > 1:
+            job = DataParallelJob(
+                model, target, X, y, train, valid, settings.model_dump(), shape, restored,
+                first, ctx.seed or 0,
+            )  # fmt: skip
+            final = train_data_parallel(
+                job, settings.data_parallel, settings.worker_resources, reports.report
+            )
+            if final is not None:
+                model.load_state_dict(final["model"])
+        else:
+            self._train_here(settings, model, target, (X, y, train, valid), restored, reports)
         if self.params.save_model:
             save_state(model, self.params.save_model)
+
+    def _train_here(
+        self,
+        settings: TorchParams,
+        model: nn.Module,
+        target: TorchTarget,
+        tensors: tuple[torch.Tensor, ...],
+        restored: dict[str, Any] | None,
+        reports: EpochReports,
+    ) -> None:
+        """Train in this process, on CUDA when Ray gave the trial a GPU."""
+        X, y, train, valid = tensors
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        model.to(device)
+        optimizer = make_optimizer(
+            settings.optimizer, model, settings.lr, settings.momentum, target.weight_decay
+        )
+        epochs = Epochs(
+            model=model,
+            target=target,
+            optimizer=optimizer,
+            X=X,
+            y=y,
+            device=device,
+            batch_size=settings.batch_size,
+            amp=settings.amp and device.type == "cuda",
+            augment_shift=settings.augment_shift,
+            image_shape=self._image_shape(model),
+        )
+        if restored:
+            epochs.restore(restored)
+        generator = torch.Generator().manual_seed(reports.ctx.seed or 0)
+        for epoch in range(reports.first, settings.epochs + 1):
+            started = time.perf_counter()
+            loss = epochs.train(train[torch.randperm(len(train), generator=generator)], generator)
+            metrics = {
+                **epochs.evaluate(valid),
+                "train_loss": loss / len(train),
+                "epoch_seconds": time.perf_counter() - started,
+            }
+            if reports.report(metrics, epoch, functools.partial(epochs.state, epoch)):
+                break
 
 
 def load_state(where: str) -> dict[str, torch.Tensor]:
@@ -259,54 +283,3 @@ def transfer(model: nn.Module, state: dict[str, torch.Tensor], freeze: Sequence[
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
-
-
-def _optimizer(settings: TorchParams, model: nn.Module, weight_decay: float) -> Any:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if settings.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=settings.lr, momentum=settings.momentum, weight_decay=weight_decay
-        )
-    cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=settings.lr, weight_decay=weight_decay)
-
-
-@torch.no_grad()
-def _evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, device: Any) -> dict[str, float]:
-    model.eval()
-    logits = model(X.to(device))
-    target = y.to(device)
-    return {
-        "accuracy": float((logits.argmax(1) == target).float().mean()),
-        "loss": float(nn.functional.cross_entropy(logits, target)),
-    }
-
-
-def _state(model: nn.Module, optimizer: Any, epoch: int) -> dict[str, Any]:
-    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"epoch": epoch, "model": weights, "optimizer": optimizer.state_dict()}
-
-
-class _Plateau:
-    """Applies the target's early-stopping rule, if any, to the objective's metric."""
-
-    def __init__(self, target: TorchTarget, metric: str) -> None:
-        self.rule = target.early_stopping
-        self.metric = metric
-        self.sign = 1.0 if metric == "accuracy" else -1.0
-        self.best = -np.inf
-        self.best_epoch = 0
-
-    def update(self, value: float, epoch: int) -> str | None:
-        if self.rule is None:
-            return None
-        if self.sign * value > self.best + self.rule.min_delta:
-            self.best, self.best_epoch = self.sign * value, epoch
-            return None
-        if epoch - self.best_epoch >= self.rule.patience:
-            return (
-                f"early_stopping: {self.metric} did not improve by more than "
-                f"{self.rule.min_delta} in {self.rule.patience} epochs (best at epoch "
-                f"{self.best_epoch})"
-            )
-        return None
