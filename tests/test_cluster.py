@@ -82,21 +82,8 @@ def final_rows(storage: Path, name: str) -> list[dict[str, object]]:
     return list(last.values())
 
 
-def _process_group_pids(leaders: set[int]) -> set[int]:
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[2]) in leaders:
-                pids.add(int(entry.name))
-    return pids
-
-
 def test_every_node_listens_on_loopback_only_and_status_sees_them(cluster, client):
-    ours = _process_group_pids({node.pid for node in cluster.nodes})
+    ours = {pid for node in cluster.nodes for pid in local.group_members(node.pid)}
     listing = subprocess.run(["ss", "-ltnuH", "-p"], capture_output=True, text=True, check=True)
     addresses = {
         line.split()[4].rsplit(":", 1)[0]
@@ -303,7 +290,7 @@ def progress(markers: Path) -> dict[str, tuple[str, int]]:
 
 
 def raylet_of(node: local.NodeProcess) -> int:
-    for pid in _process_group_pids({node.pid}):
+    for pid in local.group_members(node.pid):
         try:
             if Path(f"/proc/{pid}/comm").read_text().strip() == "raylet":
                 return pid

@@ -13,7 +13,7 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from rich.console import Console
 from rich.table import Table
 
-from tunefw.cli.options import SetOption
+from tunefw.cli.options import SetOption, recipe_overrides
 from tunefw.cli.run_cmd import RecipeArg, prepare_file
 from tunefw.cluster import jobs
 
@@ -41,9 +41,7 @@ def submit(
     ] = False,
 ) -> None:
     """Run a recipe on a cluster as a Ray job; prints its submission id."""
-    overrides = list(set_)
-    overrides += [f"storage={storage}"] if storage else []
-    overrides += [f"name={name}"] if name else []
+    overrides = recipe_overrides(set_, storage, name)
     loaded = prepare_file(recipe, overrides).recipe  # bad input fails here, before submitting
     submission = jobs.Submission(
         recipe=recipe,

@@ -18,3 +18,11 @@ StorageOption = Annotated[
     str, typer.Option("--storage", help="Storage root: a path or a URI such as s3://bucket/x.")
 ]
 NameArg = Annotated[str, typer.Argument(help="The experiment's name.")]
+
+
+def recipe_overrides(set_: list[str], storage: str | None, name: str | None) -> list[str]:
+    """``--set`` overrides, with ``--storage`` and ``--name`` as the fields they override."""
+    overrides = list(set_)
+    overrides += [f"storage={storage}"] if storage else []
+    overrides += [f"name={name}"] if name else []
+    return overrides

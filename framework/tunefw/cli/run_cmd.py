@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tunefw.cli.options import DEFAULT_STORAGE, NameArg, SetOption, StorageOption
+from tunefw.cli.options import (
+    DEFAULT_STORAGE,
+    NameArg,
+    SetOption,
+    StorageOption,
+    recipe_overrides,
+)
 from tunefw.compile import compile_experiment, total_trials
 from tunefw.errors import RecipeError
 from tunefw.imports import extend_sys_path, recipe_import_paths
@@ -70,9 +76,7 @@ def run(
     ] = False,
 ) -> None:
     """Run a recipe: Ray Tune with ASHA, every result written to Parquet."""
-    overrides = list(set_)
-    overrides += [f"storage={storage}"] if storage else []
-    overrides += [f"name={name}"] if name else []
+    overrides = recipe_overrides(set_, storage, name)
     prepared = prepare_file(recipe, overrides)
     loaded = prepared.recipe
     needs_cluster = loaded.resources.cluster_only()

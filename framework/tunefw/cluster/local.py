@@ -48,23 +48,14 @@ class NodeProcess(BaseModel):
     resources: dict[str, float]
 
     def running(self) -> bool:
-        """Whether any process of the node's group is alive (zombies, which a container's
-        init may never reap, do not count)."""
+        """Whether any process of the node's group is alive."""
         if not Path("/proc").is_dir():
             try:
                 os.killpg(self.pid, 0)
             except ProcessLookupError:
                 return False
             return True
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if fields[0] != "Z" and int(fields[2]) == self.pid:
-                    return True
-        return False
+        return bool(group_members(self.pid))
 
 
 class LocalCluster(BaseModel):
@@ -173,6 +164,21 @@ def down(directory: Path, grace_s: float = 45) -> list[str]:
     shutil.rmtree(cluster.temp_dir, ignore_errors=True)
     (directory / STATE_FILE).unlink(missing_ok=True)
     return [node.name for node in stopped]
+
+
+def group_members(group: int) -> list[int]:
+    """The live processes of process group ``group``, from /proc; zombies, which a
+    container's init may never reap, do not count."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == group:
+                members.append(int(entry.name))
+    return members
 
 
 def alive_nodes(cluster: LocalCluster) -> list[dict[str, object]]:
