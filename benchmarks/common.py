@@ -8,6 +8,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +33,17 @@ def emit(figure: str, **values: Any) -> None:
     print(json.dumps(record), flush=True)
 
 
-def run_tunefw(recipe: dict[str, Any], storage: Path) -> tuple[RunSummary, float]:
+def run_tunefw(
+    recipe: dict[str, Any], storage: Path, callbacks: Sequence[Any] = ()
+) -> tuple[RunSummary, float]:
     """Run a recipe given as a dict (trainables from ``benchmarks.workloads``); wall seconds."""
     sys.path.insert(0, str(HERE.parent))
     prepared = prepare_recipe(validate_recipe({**recipe, "storage": str(storage)}, "benchmark"))
     location = ExperimentLocation(Storage.open(str(storage)), recipe["name"])
     started = time.perf_counter()
-    summary = run_experiment(prepared, location, RunOptions(import_paths=[str(HERE.parent)]))
+    summary = run_experiment(
+        prepared, location, RunOptions(callbacks=callbacks, import_paths=[str(HERE.parent)])
+    )
     return summary, time.perf_counter() - started
 
 

@@ -119,3 +119,23 @@ def test_resources_become_ray_tune_requests(tmp_path):
         }
     ]
     assert exp.writer.resources["gpu"] == 0.25, "gpu_s is charged at the trial's share"
+
+
+def test_pending_trials_are_bounded_by_what_the_cluster_can_run():
+    from tunefw.pending_trials import pending_limit
+
+    assert pending_limit({"CPU": 1}, {"CPU": 2}) == 8, "at least 8"
+    assert pending_limit({"CPU": 1}, {"CPU": 100}) == 200, "twice what fits"
+    assert pending_limit({"CPU": 1, "GPU": 1}, {"CPU": 64, "GPU": 16}) == 32, "the scarcest"
+    assert pending_limit({"CPU": 1, "tpu": 1}, {"CPU": 64}) == 8, "nothing fits yet"
+
+
+def test_a_pending_trial_limit_the_user_set_wins(monkeypatch):
+    import os
+
+    from tunefw.pending_trials import ENV, limit_pending_trials
+
+    monkeypatch.setenv(ENV, "3")
+    with limit_pending_trials({"CPU": 1}):
+        assert os.environ[ENV] == "3"
+    assert os.environ[ENV] == "3"

@@ -15,6 +15,7 @@ from tunefw.budget import Budgeted
 from tunefw.cluster.shared_storage import check_shared_storage
 from tunefw.compile import CompiledExperiment, compile_experiment
 from tunefw.errors import StoreError
+from tunefw.pending_trials import limit_pending_trials
 from tunefw.prepare import Prepared
 from tunefw.ray_connection import ray_session
 from tunefw.recipe import Recipe
@@ -192,7 +193,8 @@ def _execute(
     try:
         with ray_session(address), quiet_ray_tune():
             check_shared_storage(location)
-            make_tuner().fit()
+            with limit_pending_trials(compiled.resources.required_resources):
+                make_tuner().fit()
         compiled.writer.close()
         if compiled.guard.error:
             status = "failed"

@@ -1,0 +1,120 @@
+"""Per-trial overhead (BENCHMARKS.md section 1): tunefw against raw Ray Tune and Optuna.
+
+200 trials x 10 reports of a cheap closed-form loss, ASHA (grace 1, max_t 10), one embedded
+Ray with every CPU. In one run, each in turn:
+
+- raw Ray Tune with its defaults (fresh actors, JSON/CSV/TensorBoard loggers);
+- raw Ray Tune hand-tuned: ``reuse_actors=True`` and the auto loggers off;
+- tunefw, every result in Parquet;
+- Optuna in-process, ``study.optimize`` with the ``SuccessiveHalvingPruner``.
+
+Prints trials/s for each and tunefw's ratio to each reference.
+
+    python -m benchmarks.overhead --quick     # 60 trials (raw defaults: 15)
+    python -m benchmarks.overhead             # 200 trials (raw defaults: 60)
+
+Raw defaults run fewer trials: at under one trial a second, 200 would take minutes; trials/s
+is the figure, and it does not depend on the count at that rate.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+
+from benchmarks.common import arguments, emit, run_tunefw
+from benchmarks.workloads import loss_at, raw_reports
+from tunefw.ray_connection import start_embedded_ray
+
+REPORTS = 10
+
+
+def raw_ray_tune(trials: int, storage: Path, hand_tuned: bool) -> float:
+    """Trials/s of raw Ray Tune on the workload."""
+    if hand_tuned:
+        os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    else:
+        os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
+    started = time.perf_counter()
+    tune.Tuner(
+        raw_reports,
+        param_space={"x": tune.uniform(0, 1), "reports": REPORTS},
+        tune_config=tune.TuneConfig(
+            metric="loss",
+            mode="min",
+            num_samples=trials,
+            scheduler=ASHAScheduler(max_t=REPORTS, grace_period=1, reduction_factor=3),
+            reuse_actors=hand_tuned,
+        ),
+        run_config=tune.RunConfig(storage_path=str(storage), name="raw", verbose=0),
+    ).fit()
+    return trials / (time.perf_counter() - started)
+
+
+def tunefw_run(trials: int, storage: Path, extra: dict[str, Any] | None = None) -> float:
+    recipe = {
+        "name": "overhead",
+        "trainable": {"kind": "function", "function": "benchmarks.workloads:tunefw_reports"},
+        "objective": {"metric": "loss", "mode": "min"},
+        "search": {"num_samples": trials, "space": {"x": {"uniform": [0, 1]}, "reports": REPORTS}},
+        "scheduler": {"type": "asha", "max_t": REPORTS, "grace_period": 1, "reduction_factor": 3},
+        **(extra or {}),
+    }
+    summary, seconds = run_tunefw(recipe, storage)
+    assert summary.trials == trials and summary.errored == 0, summary
+    return trials / seconds
+
+
+def optuna_in_process(trials: int) -> float:
+    def objective(trial: optuna.Trial) -> float:
+        config = {"x": trial.suggest_float("x", 0, 1)}
+        for step in range(1, REPORTS + 1):
+            loss = loss_at(config, step)["loss"]
+            trial.report(loss, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return loss
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+    )
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=trials)
+    return trials / (time.perf_counter() - started)
+
+
+def main() -> None:
+    args = arguments(__doc__ or "")
+    trials = 60 if args.quick else 200
+    default_trials = 15 if args.quick else 60
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
+    start_embedded_ray(num_cpus=os.cpu_count())
+    defaults = raw_ray_tune(default_trials, work / "raw-defaults", hand_tuned=False)
+    hand_tuned = raw_ray_tune(trials, work / "raw-hand-tuned", hand_tuned=True)
+    ours = tunefw_run(trials, work / "tunefw")
+    in_process = optuna_in_process(trials)
+    emit(
+        "overhead",
+        trials=trials,
+        reports=REPORTS,
+        tunefw_trials_per_s=round(ours, 2),
+        raw_defaults_trials_per_s=round(defaults, 2),
+        raw_hand_tuned_trials_per_s=round(hand_tuned, 2),
+        optuna_in_process_trials_per_s=round(in_process, 1),
+        tunefw_vs_raw_defaults=round(ours / defaults, 1),
+        tunefw_vs_raw_hand_tuned=round(ours / hand_tuned, 2),
+        tunefw_vs_optuna_in_process=round(ours / in_process, 3),
+    )
+
+
+if __name__ == "__main__":
+    main()

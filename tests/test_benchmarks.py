@@ -1,0 +1,45 @@
+"""The overhead and scale benchmarks run end to end at their --quick size and produce their
+figures (smoke tests: timings are the benchmarks' business, not the tests')."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO
+
+CLIENT_ENV_DROPPED = ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
+
+
+def figures(module: str, tmp_path) -> dict[str, object]:
+    """Run ``python -m MODULE --quick`` in a process of its own (its own embedded Ray)."""
+    env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV_DROPPED}
+    ran = subprocess.run(
+        [sys.executable, "-m", module, "--quick", "--workdir", str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=400,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    (line,) = [line for line in ran.stdout.splitlines() if line.startswith('{"figure"')]
+    return json.loads(line)
+
+
+def test_the_overhead_benchmark_compares_tunefw_with_every_reference(tmp_path):
+    found = figures("benchmarks.overhead", tmp_path)
+    assert found["trials"] == 60 and found["reports"] == 10
+    for name in ("tunefw", "raw_defaults", "raw_hand_tuned", "optuna_in_process"):
+        assert found[f"{name}_trials_per_s"] > 0
+    expected = found["tunefw_trials_per_s"] / found["raw_hand_tuned_trials_per_s"]
+    assert found["tunefw_vs_raw_hand_tuned"] == pytest.approx(expected, rel=0.02)
+
+
+def test_the_scale_benchmark_measures_memory_and_flatness_for_both(tmp_path):
+    found = figures("benchmarks.scale", tmp_path)
+    assert found["trials"] == 1000
+    for side in ("tunefw", "raw"):
+        assert found[f"{side}_trials_per_s"] > 0
+        assert found[f"{side}_last_vs_first_per_trial"] > 0
+        assert isinstance(found[f"{side}_rss_growth_kb_per_trial"], float)
