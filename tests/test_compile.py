@@ -71,7 +71,9 @@ def test_worker_bundles_join_the_trial_in_one_placement_group(tmp_path):
 
 def test_scheduler_can_be_turned_off(tmp_path):
     exp, _, _ = compiled(tmp_path, "scheduler={type: none}")
-    assert type(exp.tune_config.scheduler) is FIFOScheduler
+    scheduler = exp.tune_config.scheduler
+    assert isinstance(scheduler, FIFOScheduler)
+    assert not isinstance(scheduler, AsyncHyperBandScheduler)
 
 
 def test_grid_search_enumerates_the_grid(tmp_path):
@@ -139,3 +141,29 @@ def test_a_pending_trial_limit_the_user_set_wins(monkeypatch):
     with limit_pending_trials({"CPU": 1}):
         assert os.environ[ENV] == "3"
     assert os.environ[ENV] == "3"
+
+
+def test_the_scheduler_picks_trials_as_fifo_does_past_the_finished_ones():
+    from types import SimpleNamespace
+
+    from ray.tune.experiment import Trial
+
+    from tunefw.scheduler import Fifo
+
+    def trial(status: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            status=status, is_finished=lambda: status in (Trial.TERMINATED, Trial.ERROR)
+        )
+
+    trials = [trial(Trial.TERMINATED), trial(Trial.ERROR), trial(Trial.RUNNING)]
+    controller = SimpleNamespace(get_trials=lambda: trials)
+    fifo = Fifo()
+    assert fifo.choose_trial_to_run(controller) is None, "nothing pending or paused"
+    trials += [trial(Trial.PAUSED), trial(Trial.PENDING)]
+    assert fifo.choose_trial_to_run(controller) is trials[4], "pending before paused"
+    trials[4].status = Trial.RUNNING
+    assert fifo.choose_trial_to_run(controller) is trials[3], "then paused"
+    retried = trials.pop(2)  # Ray moves a retried trial to the back, pending again
+    retried.status = Trial.PENDING
+    trials.append(retried)
+    assert fifo.choose_trial_to_run(controller) is retried

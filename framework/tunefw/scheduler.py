@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ray.tune.experiment import Trial
 from ray.tune.schedulers import (
     AsyncHyperBandScheduler,
     FIFOScheduler,
@@ -62,7 +63,36 @@ class _RecordsEarlyStops(TrialScheduler):
             self.stopped_early.add(trial_id)
 
 
-class RecordingASHA(_RecordsEarlyStops, AsyncHyperBandScheduler):
+class _SkipsFinishedTrials:
+    """``choose_trial_to_run`` as Ray's FIFO has it (the first pending trial, else the first
+    paused one), without rescanning the finished trials at the front of the trial list.
+
+    Ray's scans every trial of the experiment on every scheduling step, so each new trial
+    cost more than the last (O(trials) per step). Trials only ever leave the front by
+    finishing for good (ERROR and TERMINATED are final; a retried trial moves to the back),
+    so the finished prefix can be skipped once and for all.
+    """
+
+    _finished_prefix = 0
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Any:
+        trials = tune_controller.get_trials()
+        start = self._finished_prefix
+        while start < len(trials) and trials[start].is_finished():
+            start += 1
+        self._finished_prefix = start
+        for wanted in (Trial.PENDING, Trial.PAUSED):
+            for index in range(start, len(trials)):
+                if trials[index].status == wanted:
+                    return trials[index]
+        return None
+
+
+class Fifo(_SkipsFinishedTrials, FIFOScheduler):
+    pass
+
+
+class RecordingASHA(_RecordsEarlyStops, _SkipsFinishedTrials, AsyncHyperBandScheduler):
     pass
 
 
@@ -74,7 +104,7 @@ class RecordingBOHB(_RecordsEarlyStops, HyperBandForBOHB):
     pass
 
 
-class RecordingMedian(_RecordsEarlyStops, MedianStoppingRule):
+class RecordingMedian(_RecordsEarlyStops, _SkipsFinishedTrials, MedianStoppingRule):
     pass
 
 
@@ -140,7 +170,7 @@ def build_scheduler(
             resample_probability=section.resample_probability,
             custom_explore_fn=KeepInSpace(space),
         )
-    return FIFOScheduler()  # type: ignore[no-untyped-call]
+    return Fifo()  # type: ignore[no-untyped-call]
 
 
 def check_pairing(
