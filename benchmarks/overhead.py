@@ -26,6 +26,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 from ray import tune
@@ -39,7 +40,7 @@ REPORTS = 10
 
 
 def raw_ray_tune(trials: int, storage: Path, hand_tuned: bool) -> float:
-    """Trials/s of raw Ray Tune on the workload."""
+    """Wall seconds of raw Ray Tune on the workload."""
     if hand_tuned:
         os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     else:
@@ -57,18 +58,23 @@ def raw_ray_tune(trials: int, storage: Path, hand_tuned: bool) -> float:
         ),
         run_config=tune.RunConfig(storage_path=str(storage), name="raw", verbose=0),
     ).fit()
-    return trials / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
-def tunefw_run(trials: int, storage: Path) -> float:
-    recipe = {
+def recipe(trials: int) -> dict[str, Any]:
+    """The workload as a tunefw recipe."""
+    return {
         "name": "overhead",
         "trainable": {"kind": "function", "function": "benchmarks.workloads:tunefw_reports"},
         "objective": {"metric": "loss", "mode": "min"},
         "search": {"num_samples": trials, "space": {"x": {"uniform": [0, 1]}, "reports": REPORTS}},
         "scheduler": {"type": "asha", "max_t": REPORTS, "grace_period": 1, "reduction_factor": 3},
     }
-    summary, seconds = run_tunefw(recipe, storage)
+
+
+def tunefw_run(trials: int, storage: Path) -> float:
+    """Trials/s of tunefw on the workload."""
+    summary, seconds = run_tunefw(recipe(trials), storage)
     assert summary.trials == trials and summary.errored == 0, summary
     return trials / seconds
 
@@ -100,10 +106,11 @@ def main() -> None:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
     start_embedded_ray(num_cpus=os.cpu_count())
     repeats = 1 if args.quick else 5
-    defaults = raw_ray_tune(default_trials, work / "raw-defaults", hand_tuned=False)
+    defaults = default_trials / raw_ray_tune(default_trials, work / "raw-defaults", False)
     hand_tuned_runs, our_runs = [], []
     for i in range(repeats):
-        hand_tuned_runs.append(raw_ray_tune(trials, work / f"raw-hand-tuned-{i}", hand_tuned=True))
+        seconds = raw_ray_tune(trials, work / f"raw-hand-tuned-{i}", hand_tuned=True)
+        hand_tuned_runs.append(trials / seconds)
         our_runs.append(tunefw_run(trials, work / f"tunefw-{i}"))
     hand_tuned, ours = statistics.median(hand_tuned_runs), statistics.median(our_runs)
     in_process = optuna_in_process(trials)

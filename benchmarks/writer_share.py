@@ -19,12 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ray import tune
-from ray.tune.schedulers import ASHAScheduler
-
 import tunefw.runner
 from benchmarks.common import arguments, emit, run_tunefw
-from benchmarks.workloads import raw_reports
+from benchmarks.overhead import raw_ray_tune, recipe
 from tunefw.ray_connection import start_embedded_ray
 from tunefw.store.writer import ResultWriter
 
@@ -58,38 +55,17 @@ class Stopwatch:
 
 def main() -> None:
     args = arguments(__doc__ or "")
-    trials, reports = (60 if args.quick else 200), 10
+    trials = 60 if args.quick else 200
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
     start_embedded_ray(num_cpus=os.cpu_count())
 
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
-    started = time.perf_counter()
-    tune.Tuner(
-        raw_reports,
-        param_space={"x": tune.uniform(0, 1), "reports": reports},
-        tune_config=tune.TuneConfig(
-            metric="loss",
-            mode="min",
-            num_samples=trials,
-            scheduler=ASHAScheduler(max_t=reports, grace_period=1, reduction_factor=3),
-            reuse_actors=True,
-        ),
-        run_config=tune.RunConfig(storage_path=str(work / "raw"), name="raw", verbose=0),
-    ).fit()
-    raw_s = time.perf_counter() - started
+    raw_s = raw_ray_tune(trials, work / "raw", hand_tuned=True)
 
     watch = Stopwatch()
     for name in ENTRY_POINTS:
         setattr(ResultWriter, name, watch.wrap(getattr(ResultWriter, name)))
     tunefw.runner.compact = watch.wrap(tunefw.runner.compact)
-    recipe = {
-        "name": "overhead",
-        "trainable": {"kind": "function", "function": "benchmarks.workloads:tunefw_reports"},
-        "objective": {"metric": "loss", "mode": "min"},
-        "search": {"num_samples": trials, "space": {"x": {"uniform": [0, 1]}, "reports": reports}},
-        "scheduler": {"type": "asha", "max_t": reports, "grace_period": 1, "reduction_factor": 3},
-    }
-    summary, tunefw_s = run_tunefw(recipe, work / "tunefw")
+    summary, tunefw_s = run_tunefw(recipe(trials), work / "tunefw")
     emit(
         "writer_share",
         trials=trials,
