@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import textwrap
@@ -13,6 +14,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import ray
 
+from tunefw.cluster.local import FOREIGN_ENV
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
 
@@ -46,6 +48,15 @@ def start_driver(recipe: Path, **popen: Any) -> subprocess.Popen[Any]:
     """``tunefw run RECIPE`` in its own process, against the session's Ray."""
     address = ray.get_runtime_context().gcs_address
     return subprocess.Popen(["tunefw", "run", str(recipe), "--address", address], **popen)
+
+
+def env_with(extra: dict[str, str], home: Path | None = None) -> dict[str, str]:
+    """This process's environment without its Ray address or token (a child process must
+    find its own Ray), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
+    if home is not None:
+        env["HOME"] = str(home)
+    return env | extra
 
 
 def wait_until(ready: Callable[[], object], timeout: float = 120) -> None:

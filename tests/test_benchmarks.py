@@ -4,23 +4,20 @@ figures (smoke tests: timings are the benchmarks' business, not the tests')."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
 from .conftest import REPO
-
-CLIENT_ENV_DROPPED = ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
+from .faults_helpers import env_with
 
 
 def figures(module: str, tmp_path) -> dict[str, object]:
     """Run ``python -m MODULE --quick`` in a process of its own (its own embedded Ray)."""
-    env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV_DROPPED}
     ran = subprocess.run(
         [sys.executable, "-m", module, "--quick", "--workdir", str(tmp_path)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=400,
+        cwd=REPO, env=env_with({}), capture_output=True, text=True, timeout=400,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr[-3000:]
     (line,) = [line for line in ran.stdout.splitlines() if line.startswith('{"figure"')]

@@ -25,23 +25,13 @@ from tunefw.cluster import local
 from tunefw.store import columns as col
 
 from .conftest import DATA, REPO
-from .faults_helpers import experiment, stored_keys, wait_until
-
-CLIENT_ENV_DROPPED = ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
+from .faults_helpers import env_with, experiment, stored_keys, wait_until
 
 
 def tunefw(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["tunefw", *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO
     )
-
-
-def env_with(extra: dict[str, str], home: Path | None = None) -> dict[str, str]:
-    """This process's environment without its own Ray token, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV_DROPPED}
-    if home is not None:
-        env["HOME"] = str(home)
-    return env | extra
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,13 @@ at fault. The CLI maps a ``TunefwError`` to exit code 2.
 """
 
 
+def last_line(exc: BaseException) -> str:
+    """The last non-empty line of ``exc``'s message (Ray's errors end with their cause), or
+    its type's name: what a one-line error can say of a third-party failure."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
 class TunefwError(Exception):
     """Root of every error tunefw raises on purpose."""
 

@@ -19,7 +19,7 @@ from typing import Any
 import ray
 from ray._private import ray_constants
 
-from tunefw.errors import TunefwError
+from tunefw.errors import TunefwError, last_line
 
 #: Ray's switch for multi-node support; "0" keeps addresses on the loopback.
 MULTI_NODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -82,8 +82,9 @@ def connect(address: str) -> None:
     try:
         ray.init(address=address, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise TunefwError(f"--address {address}: cannot join the Ray cluster: {reason}") from None
+        raise TunefwError(
+            f"--address {address}: cannot join the Ray cluster: {last_line(exc)}"
+        ) from None
 
 
 @contextmanager

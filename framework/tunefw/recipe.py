@@ -130,12 +130,12 @@ class Resources(_Section):
 
     def trial_bundle(self) -> dict[str, float]:
         """What the trial's own process holds, in Ray's resource names."""
-        bundle = {"CPU": self.cpu, "GPU": self.gpu, **self.custom}
+        bundle = Bundle(cpu=self.cpu, gpu=self.gpu, custom=self.custom).for_ray()
         if self.memory is not None:
             bundle["memory"] = float(self.memory)
         if self.accelerator_type:
             bundle[f"accelerator_type:{self.accelerator_type}"] = 0.001
-        return {name: amount for name, amount in bundle.items() if amount > 0}
+        return bundle
 
     def for_ray(self) -> PlacementGroupFactory:
         """The request Ray Tune takes (``tune.with_resources``): the trial's bundle first,

@@ -77,10 +77,7 @@ def status(directory: DirOption = DEFAULT_DIR) -> None:
     cluster = local.load(directory)
     if cluster is None:
         raise TunefwError(f"--dir {directory}: no local cluster; start one with `up`")
-    try:
-        alive = len(local.alive_nodes(cluster))
-    except (OSError, ValueError, KeyError):
-        alive = 0
+    alive = local.alive_count(cluster)
     table = Table("node", "pid", "process", "CPUs", "GPUs", "resources")
     for node in cluster.nodes:
         state = "[green]running[/]" if node.running() else "[red]stopped[/]"

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ray.job_submission import JobDetails, JobStatus, JobSubmissionClient
 
-from tunefw.errors import TunefwError
+from tunefw.errors import TunefwError, last_line
 
 T = TypeVar("T")
 
@@ -55,7 +55,7 @@ def connect(address: str) -> JobSubmissionClient:
     try:
         return JobSubmissionClient(address)
     except Exception as exc:  # the SDK raises bare Exception/ConnectionError/ValueError
-        raise TunefwError(f"--address {address}: {_reason(exc)}") from None
+        raise TunefwError(f"--address {address}: {last_line(exc)}") from None
 
 
 def submit(client: JobSubmissionClient, submission: Submission) -> str:
@@ -72,7 +72,7 @@ def submit(client: JobSubmissionClient, submission: Submission) -> str:
             entrypoint=submission.entrypoint(), runtime_env=runtime_env, metadata=metadata
         )
     except Exception as exc:
-        raise TunefwError(f"submit: {_reason(exc)}") from None
+        raise TunefwError(f"submit: {last_line(exc)}") from None
     return job_id
 
 
@@ -96,7 +96,7 @@ def follow(client: JobSubmissionClient, job_id: str, write: Callable[[str], Any]
     try:
         asyncio.run(tail())
     except Exception as exc:
-        raise TunefwError(f"logs {job_id}: {_reason(exc)}") from None
+        raise TunefwError(f"logs {job_id}: {last_line(exc)}") from None
     return _call(f"logs {job_id}", client.get_job_status, job_id)
 
 
@@ -110,9 +110,4 @@ def _call(what: str, method: Callable[..., T], *args: object) -> T:
     try:
         return method(*args)
     except Exception as exc:
-        raise TunefwError(f"{what}: {_reason(exc)}") from None
-
-
-def _reason(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+        raise TunefwError(f"{what}: {last_line(exc)}") from None

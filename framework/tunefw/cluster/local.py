@@ -34,7 +34,7 @@ STATE_FILE = "cluster.json"
 NODE_LABEL = "tunefw-node"
 TOKEN_FILE = "auth_token"
 #: Variables that would point a node at another cluster or another token.
-_FOREIGN_ENV = ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
+FOREIGN_ENV = ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
 
 
 class NodeProcess(BaseModel):
@@ -193,6 +193,14 @@ def alive_nodes(cluster: LocalCluster) -> list[dict[str, object]]:
     return [row for row in rows if row.get("state") == "ALIVE"]
 
 
+def alive_count(cluster: LocalCluster) -> int:
+    """How many nodes Ray's head reports alive; 0 while its dashboard does not answer."""
+    try:
+        return len(alive_nodes(cluster))
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def node_ids(cluster: LocalCluster) -> dict[str, str]:
     """Ray's node id of each alive node, by the name ``up`` gave it."""
     found = {}
@@ -229,7 +237,7 @@ def _start(
         f"--labels={NODE_LABEL}={name}",
         *flags,
     ]
-    env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
     env |= cluster.client_env()
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -256,11 +264,8 @@ def _wait_for_nodes(cluster: LocalCluster, count: int, timeout_s: float) -> None
                     f"local cluster: the {node.name} node stopped while starting "
                     f"({_last_line(node.log)}); see {node.log}"
                 )
-        try:
-            if len(alive_nodes(cluster)) >= count:
-                return
-        except (OSError, ValueError, KeyError):
-            pass  # the dashboard is not up yet
+        if alive_count(cluster) >= count:
+            return
         if time.monotonic() > deadline:
             raise TunefwError(
                 f"local cluster: {count} nodes did not join within {timeout_s:g} s; "

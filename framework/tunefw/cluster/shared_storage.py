@@ -27,8 +27,10 @@ def _sees(marker: str, token: str) -> bool:
 
 def check_shared_storage(location: ExperimentLocation, timeout_s: float = 120) -> None:
     """On a cluster of two or more nodes, check that each sees the same local storage path."""
+    if not location.storage.is_local:
+        return
     nodes = [node for node in ray.nodes() if node["Alive"]]  # type: ignore[no-untyped-call]
-    if not location.storage.is_local or len(nodes) < 2:
+    if len(nodes) < 2:
         return
     token = secrets.token_hex(8)
     marker = Path(location.path) / f".shared-check-{token}"
