@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import textwrap
 from pathlib import Path
@@ -252,6 +253,31 @@ def test_embedded_ray_listens_on_loopback_only():
             addresses.append(line.split()[4].rsplit(":", 1)[0])
     assert addresses, "Ray's processes listen somewhere"
     assert set(addresses) <= {"127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"}
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [("127.0.0.1:{port}", "nothing answers there"), ("no-port", "expected HOST:PORT")],
+)
+def test_an_address_where_no_ray_listens_fails_at_once_and_stores_nothing(
+    tmp_path, capsys, address, message
+):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    path = function_recipe(
+        tmp_path,
+        """
+        name: nowhere
+        trainable: {kind: function, function: "toy_trainables:quadratic"}
+        objective: {metric: loss, mode: min}
+        search: {num_samples: 1, space: {x: {uniform: [0, 1]}}}
+        """,
+    )
+    assert main(["run", str(path), "--address", address.format(port=port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "results").exists(), "nothing stored for a run that never started"
 
 
 def test_address_connects_to_a_running_cluster(tmp_path):

@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -75,8 +76,25 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def check_address(address: str, timeout_s: float = 5) -> None:
+    """Refuse a ``host:port`` where nothing listens, at once and on one line: given one, Ray
+    retries for minutes, logging as it goes. ``auto`` and ``ray://`` addresses go to Ray."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except ValueError:
+        raise TunefwError(f"--address {address}: expected HOST:PORT of the head") from None
+    except OSError as exc:
+        raise TunefwError(
+            f"--address {address}: nothing answers there ({exc.strerror or exc})"
+        ) from None
+
+
 def connect(address: str) -> None:
     """Join the running cluster at ``address`` (host:port of its GCS), one line on failure."""
+    check_address(address)
     if is_loopback(address):
         keep_on_loopback()
     try:

@@ -22,6 +22,7 @@ from tunefw.imports import extend_sys_path, recipe_import_paths
 from tunefw.nested import is_nested, run_nested
 from tunefw.prepare import Prepared, prepare_recipe
 from tunefw.progress import ProgressLine
+from tunefw.ray_connection import check_address
 from tunefw.recipe_file import load_recipe, validate_recipe
 from tunefw.runner import RunOptions, RunSummary, resume_experiment, run_experiment
 from tunefw.stages import StageRun, run_stages, stage_recipes
@@ -85,6 +86,8 @@ def run(
             f"{needs_cluster[0]}: the embedded local Ray declares no such resource, so no "
             "trial could start; run on a cluster that does, with --address"
         )
+    if address:
+        check_address(address)  # before anything is stored
     location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
     paths = recipe_import_paths(recipe)
     if resume and location.exists():
@@ -142,6 +145,8 @@ def resume_cmd(
     ] = False,
 ) -> None:
     """Continue a stopped or killed experiment, with its searcher's state."""
+    if address:
+        check_address(address)
     location = find_experiment(Storage.open(storage), name)
     manifest = load_manifest(location)
     recipe = validate_recipe(manifest["recipe"], f"{name}/manifest.json")
