@@ -13,7 +13,15 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from tunefw.cli import cluster_cmd, experiments_cmd, jobs_cmd, plugins_cmd, results_cmd, run_cmd
+from tunefw.cli import (
+    cluster_cmd,
+    experiments_cmd,
+    jobs_cmd,
+    plugins_cmd,
+    report_cmd,
+    results_cmd,
+    run_cmd,
+)
 from tunefw.errors import TunefwError
 
 app = typer.Typer(
@@ -31,6 +39,8 @@ app.command("results")(results_cmd.results)
 app.command("best")(results_cmd.best)
 app.command("experiments")(experiments_cmd.experiments)
 app.command("compare")(experiments_cmd.compare)
+app.command("report")(report_cmd.report)
+app.command("export")(report_cmd.export)
 app.command("submit")(jobs_cmd.submit)
 app.command("jobs")(jobs_cmd.list_jobs)
 app.command("logs")(jobs_cmd.logs)
