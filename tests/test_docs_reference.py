@@ -1,0 +1,97 @@
+"""The generated docs pages list every recipe field and every registered plugin with its params."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+from pydantic import BaseModel
+
+from tunefw import docs_reference, registry
+from tunefw.docs_reference import PLACES, anchor
+from tunefw.recipe import Recipe
+
+
+def _sections(page: str) -> dict[str, str]:
+    """Each section's text, up to the next heading with an id, by its heading id."""
+    parts = re.split(r"^#+ .*\{#([\w-]+)\}$", page, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def _models(annotation: Any) -> Iterator[type[BaseModel]]:
+    """Every model in a type annotation (inside unions, lists, mappings, ``Annotated``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in get_args(annotation):
+        yield from _models(arg)
+
+
+def _recipe_models() -> dict[str, type[BaseModel]]:
+    found: dict[str, type[BaseModel]] = {}
+    todo = [Recipe]
+    while todo:
+        model = todo.pop()
+        if model.__name__ not in found:
+            found[model.__name__] = model
+            todo += [m for f in model.model_fields.values() for m in _models(f.annotation)]
+    return found
+
+
+def _row(section: str, field: str) -> str:
+    rows = [line for line in section.splitlines() if line.startswith(f"| `{field}` |")]
+    assert len(rows) == 1, f"no row (or several) for {field!r}"
+    return rows[0]
+
+
+@pytest.fixture(scope="module")
+def recipe_page() -> dict[str, str]:
+    return _sections(docs_reference.recipe_reference())
+
+
+@pytest.fixture(scope="module")
+def plugins_page() -> dict[str, str]:
+    return _sections(docs_reference.plugins_reference())
+
+
+def test_recipe_reference_lists_every_field_of_every_section(recipe_page: dict[str, str]) -> None:
+    models = _recipe_models()
+    assert {"Recipe", "SearchSection", "Resources", "Asha", "Uniform", "Bundle"} <= set(models)
+    for name, model in models.items():
+        section = recipe_page[anchor(name)]
+        for field_name, field in model.model_fields.items():
+            row = _row(section, field.alias or field_name)
+            assert ("*required*" in row) == field.is_required(), row
+            if field.description:
+                assert " ".join(field.description.split()) in row
+
+
+def test_plugin_sections_point_to_the_plugin_reference(recipe_page: dict[str, str]) -> None:
+    for kind, place in PLACES.items():
+        assert f"(plugins.md#{anchor(kind)})" in recipe_page[anchor(place.section.__name__)]
+
+
+def test_plugins_reference_lists_every_plugin_with_its_params(
+    plugins_page: dict[str, str],
+) -> None:
+    infos = registry.describe()
+    assert {(i.kind, i.name) for i in infos} >= {("search", "bayesian"), ("trainable", "sklearn")}
+    for info in infos:
+        section = plugins_page[anchor(info.kind, info.name)]
+        assert info.target in section and info.package in section
+        params: type[BaseModel] = registry.load(info.kind, info.name).Params
+        if not params.model_fields:
+            assert "No params." in section
+        for field_name, field in params.model_fields.items():
+            row = _row(section, field.alias or field_name)
+            assert ("*required*" in row) == field.is_required(), row
+            if field.description:
+                assert " ".join(field.description.split()) in row
+
+
+def test_every_generated_page_is_in_the_nav() -> None:
+    nav = (Path(__file__).resolve().parent.parent / "mkdocs.yml").read_text()
+    for path in docs_reference.pages():
+        assert f": {path}" in nav
