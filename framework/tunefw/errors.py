@@ -34,3 +34,7 @@ class StoreError(TunefwError):
 
 class MetricError(TunefwError):
     """The trainable did not report the objective's metric."""
+
+
+class ScaffoldError(TunefwError):
+    """``tunefw new-plugin`` was given an unknown kind, a bad name or a directory in use."""

@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from tunefw import __version__
 from tunefw.cli import (
     cluster_cmd,
     experiments_cmd,
@@ -22,19 +24,21 @@ from tunefw.cli import (
     results_cmd,
     run_cmd,
 )
+from tunefw.cli.new_plugin_cmd import new_plugin
 from tunefw.errors import TunefwError
 
 app = typer.Typer(
     name="tunefw",
     help="Hyperparameter tuning from a YAML recipe, on Ray Tune with ASHA, results in Parquet.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.command("run")(run_cmd.run)
 app.command("resume")(run_cmd.resume_cmd)
 app.command("validate")(run_cmd.validate)
 app.command("plugins")(plugins_cmd.plugins)
+app.command("new-plugin")(new_plugin)
 app.command("results")(results_cmd.results)
 app.command("best")(results_cmd.best)
 app.command("experiments")(experiments_cmd.experiments)
@@ -46,6 +50,25 @@ app.command("jobs")(jobs_cmd.list_jobs)
 app.command("logs")(jobs_cmd.logs)
 app.command("stop")(jobs_cmd.stop)
 app.add_typer(cluster_cmd.cluster_app, name="cluster")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tunefw {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_show_version, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options that apply before any command: --version, shell completion."""
+
 
 USAGE_EXIT = 2
 

@@ -1,0 +1,1 @@
+"""``tunefw new-plugin``: a plugin package of any kind, ready to install, test and use."""
