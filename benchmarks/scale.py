@@ -1,7 +1,8 @@
 """Scale (BENCHMARKS.md section 2): 10,000 trials x 1 report, tunefw against raw Ray Tune.
 
 Both run the same one-report trainable on one embedded Ray with every CPU; raw Ray Tune is
-hand-tuned (``reuse_actors``, auto loggers off). For each, in one run:
+hand-tuned (``reuse_actors``, auto loggers off); tunefw runs in both modes, ordinary and lean
+(100 configs per Ray Tune trial). For each, in one run:
 
 - driver RSS growth per trial: the driver's resident memory after the run minus before, over
   the trials;
@@ -25,7 +26,10 @@ from ray import tune
 
 from benchmarks.common import arguments, emit, run_tunefw
 from benchmarks.workloads import raw_reports
+from tunefw.lean.payload import ended_in, pack_of
 from tunefw.ray_connection import start_embedded_ray
+
+LEAN_CONFIGS = 100
 
 
 def rss_bytes() -> int:
@@ -37,13 +41,20 @@ def rss_bytes() -> int:
 
 
 class Completions(tune.Callback):
-    """When each trial completed, by the driver's clock."""
+    """When each trial completed, by the driver's clock; in lean mode, each config, when the
+    pack's result carrying it arrived."""
 
     def __init__(self) -> None:
         self.times: list[float] = []
 
+    def on_trial_result(
+        self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
+    ) -> None:
+        self.times += [time.perf_counter()] * len(ended_in(result))
+
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self.times.append(time.perf_counter())
+        if pack_of(trial.config) is None:
+            self.times.append(time.perf_counter())
 
 
 def flatness(times: list[float], window: int) -> float:
@@ -90,26 +101,35 @@ def main() -> None:
             ),
         ).fit()
 
-    def ours(completions: Completions) -> None:
+    def ours(completions: Completions, lean: int | None = None) -> None:
+        packing = {"lean": {"configs_per_trial": lean}} if lean else {}
         recipe = {
             "name": "scale",
             "trainable": {"kind": "function", "function": "benchmarks.workloads:tunefw_reports"},
             "objective": {"metric": "loss", "mode": "min"},
             "search": {"num_samples": trials, "space": {"x": {"uniform": [0, 1]}, "reports": 1}},
             "scheduler": {"type": "none"},
+            **packing,
         }
-        summary, _ = run_tunefw(recipe, work / "tunefw", callbacks=[completions])
+        storage = work / ("tunefw-lean" if lean else "tunefw")
+        summary, _ = run_tunefw(recipe, storage, callbacks=[completions])
         assert summary.trials == trials and summary.errored == 0, summary
 
     raw_figures = measured(raw, trials)
     tunefw_figures = measured(ours, trials)
+    lean_figures = measured(lambda completions: ours(completions, LEAN_CONFIGS), trials)
     emit(
         "scale",
         trials=trials,
+        lean_configs_per_trial=LEAN_CONFIGS,
         **{f"tunefw_{k}": v for k, v in tunefw_figures.items()},
+        **{f"tunefw_lean_{k}": v for k, v in lean_figures.items()},
         **{f"raw_{k}": v for k, v in raw_figures.items()},
         tunefw_vs_raw_trials_per_s=round(
             tunefw_figures["trials_per_s"] / raw_figures["trials_per_s"], 2
+        ),
+        tunefw_lean_vs_raw_trials_per_s=round(
+            lean_figures["trials_per_s"] / raw_figures["trials_per_s"], 2
         ),
     )
 

@@ -27,16 +27,17 @@ def figures(module: str, tmp_path) -> dict[str, object]:
 def test_the_overhead_benchmark_compares_tunefw_with_every_reference(tmp_path):
     found = figures("benchmarks.overhead", tmp_path)
     assert found["trials"] == 60 and found["reports"] == 10
-    for name in ("tunefw", "raw_defaults", "raw_hand_tuned", "optuna_in_process"):
+    for name in ("tunefw", "tunefw_lean", "raw_defaults", "raw_hand_tuned", "optuna_in_process"):
         assert found[f"{name}_trials_per_s"] > 0
-    expected = found["tunefw_trials_per_s"] / found["raw_hand_tuned_trials_per_s"]
-    assert found["tunefw_vs_raw_hand_tuned"] == pytest.approx(expected, rel=0.02)
+    for mode in ("tunefw", "tunefw_lean"):
+        expected = found[f"{mode}_trials_per_s"] / found["raw_hand_tuned_trials_per_s"]
+        assert found[f"{mode}_vs_raw_hand_tuned"] == pytest.approx(expected, rel=0.02)
 
 
 def test_the_scale_benchmark_measures_memory_and_flatness_for_both(tmp_path):
     found = figures("benchmarks.scale", tmp_path)
     assert found["trials"] == 1000
-    for side in ("tunefw", "raw"):
+    for side in ("tunefw", "tunefw_lean", "raw"):
         assert found[f"{side}_trials_per_s"] > 0
         assert found[f"{side}_last_vs_first_per_trial"] > 0
         assert isinstance(found[f"{side}_rss_growth_kb_per_trial"], float)

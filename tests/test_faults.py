@@ -118,20 +118,23 @@ def saved_trials(ray_dir: Path) -> int:
         return 0
 
 
-def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys):
+@pytest.mark.parametrize("lean", [None, 2], ids=["ordinary", "lean"])
+def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys, lean):
+    """In lean mode too: two configs per Ray Tune trial, five trials."""
     path = function_recipe(
         tmp_path,
-        """
+        f"""
         name: killed-driver
-        trainable: {kind: function, function: "toy_trainables:steady"}
-        objective: {metric: loss, mode: min}
+        trainable: {{kind: function, function: "toy_trainables:steady"}}
+        objective: {{metric: loss, mode: min}}
         search:
           strategy: random
           num_samples: 10
           max_concurrent: 2
           seed: 2
-          space: {x: {uniform: [0, 1]}}
-        scheduler: {type: none}
+          space: {{x: {{uniform: [0, 1]}}}}
+        scheduler: {{type: none}}
+        {f"lean: {{configs_per_trial: {lean}}}" if lean else ""}
         """,
     )
     env = {**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": "1"}  # Ray saves its state every second
@@ -141,7 +144,7 @@ def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys)
     # Kill once Ray's saved state holds all ten trials: Ray writes its experiment state and
     # its search algorithm's state one after the other, and a kill in between can lose trials
     # not yet created, which Ray then never creates on restore (a Ray limitation, noted).
-    wait_until(lambda: saved_trials(root / "ray") == 10)
+    wait_until(lambda: saved_trials(root / "ray") == 10 // (lean or 1))
     driver.send_signal(signal.SIGKILL)  # about 12 s in, of about 15
     driver.wait(timeout=30)
     location = experiment(tmp_path, "killed-driver")

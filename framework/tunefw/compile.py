@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ray import tune
@@ -17,10 +18,13 @@ from ray.tune.search import Searcher
 from tunefw.budget import BudgetMeter, budgeted
 from tunefw.data import SharedData
 from tunefw.guards import RunGuard
+from tunefw.lean.pack_searcher import PackSearcher
+from tunefw.lean.rungs import start_board
 from tunefw.plugins import ResolvedPlugins
 from tunefw.protocols import SearchPlan
 from tunefw.recipe import Recipe
 from tunefw.scheduler import build_scheduler
+from tunefw.scheduler_sections import Asha, NoScheduler
 from tunefw.store.layout import RAY, ExperimentLocation
 from tunefw.store.writer import ResultWriter
 from tunefw.trial import make_trial
@@ -36,13 +40,21 @@ class CompiledExperiment:
     scheduler: TrialScheduler
     writer: ResultWriter
     guard: RunGuard
+    start_board: Callable[[], Any] | None = None
+    """Lean mode: starts the actor holding the rungs the packs share."""
 
     def trainable(self, shared: SharedData | None) -> Any:
-        """The trial function with its resources, and the data put in the object store.
+        """The trial function with its resources, the data put in the object store and, in
+        lean mode, a new rung board.
 
         Needs a running Ray: ``tune.with_parameters`` puts ``shared`` in the object store once.
         """
-        trial = self.trial if shared is None else tune.with_parameters(self.trial, shared=shared)
+        params: dict[str, Any] = {}
+        if shared is not None:
+            params["shared"] = shared
+        if self.start_board is not None:
+            params["board"] = self.start_board()
+        trial = tune.with_parameters(self.trial, **params) if params else self.trial
         return tune.with_resources(trial, self.resources)
 
 
@@ -64,10 +76,13 @@ def compile_experiment(
     (and any callback given the same set) reads.
     """
     stopped_early = set() if stopped_early is None else stopped_early
-    scheduler = build_scheduler(recipe.scheduler, stopped_early, plugins.space)
+    lean = recipe.lean is not None  # ASHA runs on the packs' rung board, not on Ray's trials
+    section = NoScheduler() if lean else recipe.scheduler
+    scheduler = build_scheduler(section, stopped_early, plugins.space)
     config_types = {name: spec.arrow_type() for name, spec in plugins.space.items()}
     guard = RunGuard()
     totals = recipe.resources.totals()
+    asha = recipe.scheduler if isinstance(recipe.scheduler, Asha) else None
     writer = ResultWriter(location, config_types, stopped_early, guard, resources=totals)
     limit = concurrency_limit(plan, recipe.search.max_concurrent)
     search_alg, meters = plan.search_alg, []
@@ -101,6 +116,9 @@ def compile_experiment(
         scheduler=scheduler,
         writer=writer,
         guard=guard,
+        start_board=partial(start_board, asha, recipe.objective.metric, recipe.objective.mode)
+        if lean
+        else None,
     )
 
 
@@ -111,7 +129,10 @@ def concurrency_limit(plan: SearchPlan, max_concurrent: int | None) -> int | Non
 
 
 def total_trials(plan: SearchPlan) -> int:
-    """How many trials the plan starts: samples times the size of any grid in the space."""
+    """How many trials the plan starts (configs, in lean mode): samples times the size of
+    any grid in the space."""
+    if isinstance(plan.search_alg, PackSearcher):
+        return plan.search_alg.source.total
     total = plan.num_samples
     for value in plan.param_space.values():
         if isinstance(value, dict) and "grid_search" in value:

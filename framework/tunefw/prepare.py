@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tunefw.data import SharedData, share_data
+from tunefw.lean.plan import check_lean, pack_plan
 from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.recipe import Recipe
@@ -24,8 +25,16 @@ class Prepared:
 
     def replanned(self, shared: SharedData | None) -> Prepared:
         """The same recipe on other data, with a fresh search plan (a searcher runs once)."""
-        plan = self.plugins.search.plan(self.plugins.space, self.settings)
+        plan = make_plan(self.recipe, self.plugins, self.settings)
         return Prepared(self.recipe, self.plugins, plan, shared, self.settings)
+
+
+def make_plan(recipe: Recipe, plugins: ResolvedPlugins, settings: SearchSettings) -> SearchPlan:
+    """The strategy's plan, packed ``lean.configs_per_trial`` to a Ray Tune trial if asked."""
+    plan = plugins.search.plan(plugins.space, settings)
+    if recipe.lean is None:
+        return plan
+    return pack_plan(plan, settings, recipe.lean.configs_per_trial)
 
 
 def prepare_recipe(recipe: Recipe) -> Prepared:
@@ -47,7 +56,8 @@ def prepare_recipe(recipe: Recipe) -> Prepared:
         objectives=recipe.objective.metrics,
         constraints=tuple(recipe.objective.constraints),
     )
-    plan = plugins.search.plan(plugins.space, settings)
+    plan = make_plan(recipe, plugins, settings)
+    check_lean(recipe)
     check_pairing(
         recipe.scheduler,
         recipe.search.strategy,

@@ -161,6 +161,17 @@ class Resources(_Section):
         return fields + (["resources.accelerator_type"] if self.accelerator_type else [])
 
 
+class Lean(_Section):
+    """Evaluate several cheap configs one after another inside each Ray Tune trial.
+
+    For trials of milliseconds, where Ray Tune's per-trial cost dominates. ASHA still stops
+    each config on its own and every config is stored as a trial; a model-based search
+    suggests a pack's configs together, so it adapts once per pack instead of once per config.
+    """
+
+    configs_per_trial: int = Field(ge=2, description="Configs in each Ray Tune trial.")
+
+
 class Stage(_Section):
     """One stage of a coarse-to-fine search: sections that replace the recipe's own.
 
@@ -197,6 +208,7 @@ class Recipe(_Section):
     resources: Resources = Resources()
     failure: FailureSection = FailureSection()
     budget: Budget | None = None
+    lean: Lean | None = Field(None, description="Several cheap configs per Ray Tune trial.")
     storage: str = "./tunefw-results"
     stages: list[Stage] = Field(
         default_factory=list, description="Run one after another, each from the last's best."

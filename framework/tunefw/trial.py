@@ -2,7 +2,8 @@
 
 A worker rebuilds its plugins from the recipe and the entry points, never from driver state,
 and caches them per process, so with ``reuse_actors`` each actor pays for it once. The data
-and splits arrive through the object store (``tune.with_parameters``).
+and splits arrive through the object store (``tune.with_parameters``). In lean mode the
+config is a pack, whose configs run one after another (``tunefw.lean.pack_trial``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import logging
 import os
 import pickle
+import socket
 import tempfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -20,9 +22,11 @@ from typing import Any
 import ray
 from ray import tune
 
-from tunefw.context import TrialContext
+from tunefw.context import Reporter, TrialContext
 from tunefw.data import SharedData
 from tunefw.imports import extend_sys_path
+from tunefw.lean.pack_trial import PackRunner
+from tunefw.lean.payload import pack_of
 from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.recipe import Recipe
 from tunefw.store.columns import GPU_IDS_RESULT_KEY, NODE_ID_RESULT_KEY
@@ -51,14 +55,28 @@ def _node_id() -> str:
 
 
 @lru_cache(maxsize=1)
+def _hostname() -> str:
+    return socket.gethostname()
+
+
+@lru_cache(maxsize=1)
+def _node_ip() -> str:
+    return str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
+
+
+@lru_cache(maxsize=1)
 def _gpu_ids() -> str:
     """The GPUs Ray gave this worker: fixed for its life, as a reused actor keeps its resources."""
     return ",".join(str(i) for i in ray.get_gpu_ids())
 
 
+def _where() -> dict[str, str]:
+    """Where a result was computed: added to every result, stored as reserved columns."""
+    return {NODE_ID_RESULT_KEY: _node_id(), GPU_IDS_RESULT_KEY: _gpu_ids()}
+
+
 def _report(metrics: dict[str, Any], state: Any) -> None:
-    metrics[NODE_ID_RESULT_KEY] = _node_id()
-    metrics[GPU_IDS_RESULT_KEY] = _gpu_ids()
+    metrics.update(_where())
     if state is None:
         tune.report(metrics)
         return
@@ -87,25 +105,37 @@ def make_trial(
     recipe_json = recipe.model_dump_json(by_alias=True)
     paths = tuple(import_paths)
 
-    def tunefw_trial(config: dict[str, Any], shared: SharedData | None = None) -> None:
+    def tunefw_trial(
+        config: dict[str, Any], shared: SharedData | None = None, board: Any = None
+    ) -> None:
         extend_sys_path(paths)
         recipe, plugins = _resolve(recipe_json)
-        ctx = TrialContext(
-            config=config,
-            metric=recipe.objective.metric,
-            reporter=_report,
-            data=shared.data if shared else None,
-            splits=shared.splits if shared else (),
-            regularizers=plugins.regularizers,
-            regularizer_keys=plugins.regularizer_keys,
-            seed=trial_seed(recipe.search.seed, config),
-            restored=_restored_state(),
-            metrics=recipe.objective.reported_metrics(),
-        )
-        drive = getattr(plugins.search, "drive", None)
-        if drive is None:
-            plugins.trainable.run(ctx)
-        else:  # a strategy that trains inside the trial (hypergradient)
-            drive(ctx, plugins.trainable, plugins.space)
+
+        def evaluate(config: dict[str, Any], reporter: Reporter, restored: Any = None) -> None:
+            ctx = TrialContext(
+                config=config,
+                metric=recipe.objective.metric,
+                reporter=reporter,
+                data=shared.data if shared else None,
+                splits=shared.splits if shared else (),
+                regularizers=plugins.regularizers,
+                regularizer_keys=plugins.regularizer_keys,
+                seed=trial_seed(recipe.search.seed, config),
+                restored=restored,
+                metrics=recipe.objective.reported_metrics(),
+            )
+            drive = getattr(plugins.search, "drive", None)
+            if drive is None:
+                plugins.trainable.run(ctx)
+            else:  # a strategy that trains inside the trial (hypergradient)
+                drive(ctx, plugins.trainable, plugins.space)
+
+        pack = pack_of(config)
+        if pack is None:
+            evaluate(config, _report, _restored_state())
+            return
+        tags = {**_where(), "node_ip": _node_ip(), "hostname": _hostname()}
+        runner = PackRunner(board, recipe.objective.metric, tags=tags)
+        runner.run(pack, evaluate)
 
     return tunefw_trial

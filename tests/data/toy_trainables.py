@@ -173,3 +173,22 @@ def uses_its_bundles(config: dict[str, Any], ctx: Any) -> None:
         for bundle_index in range(1, config["workers"] + 1)
     ]
     ctx.report({"loss": 0.0, "worker_nodes": ",".join(sorted(ray.get(tasks)))})
+
+
+def curve(config: dict[str, Any], ctx: Any) -> None:
+    """A learning curve over ``config["steps"]`` reports, for ASHA to cut short."""
+    for step in range(1, config["steps"] + 1):
+        ctx.report({"loss": (config["x"] - 0.3) ** 2 + 1.0 / step})
+
+
+def exits_once(config: dict[str, Any], ctx: Any) -> None:
+    """The worker process dies at the first config with x > 0.5, once per marker dir."""
+    import os
+    from pathlib import Path
+
+    ctx.report({"loss": config["x"]})
+    marker = Path(config["marker_dir"]) / "died"
+    if config["x"] > 0.5 and not marker.exists():
+        marker.touch()
+        os._exit(1)
+    ctx.report({"loss": config["x"] / 2})

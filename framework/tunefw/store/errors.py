@@ -12,7 +12,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def trial_error_text(trial: Trial) -> str:
     """The error Ray Tune recorded for ``trial``: the traceback, as Ray wrote it."""
-    path = trial.error_file
+    path = trial.error_file if trial.storage is not None else None  # a stub trial has none
     if not path:
         return "trial failed without an error file"
     try:

@@ -4,6 +4,7 @@ Rows are buffered on the driver and written as a new part when ``flush_rows`` ro
 waiting or ``flush_seconds`` have passed, and at the end. Each part is written whole or not at
 all, so a killed driver leaves only complete parts. A trial's latest row is held back until
 the trial reports again or ends, so that its last row carries the trial's final status.
+In lean mode a pack reports its configs once each has ended, and each is stored as a trial.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from tunefw.errors import StoreError
 from tunefw.guards import RunGuard
 from tunefw.store import columns as col
-from tunefw.store.errors import trial_error_text
 from tunefw.store.layout import ExperimentLocation, reason, write_atomic
+from tunefw.trial_events import TrialEvents
 
 
 def metric_type(values: list[Any]) -> pa.DataType:
@@ -51,7 +51,7 @@ def flatten_metrics(result: Mapping[str, Any], prefix: str = "") -> dict[str, An
     return out
 
 
-class ResultWriter(Callback):
+class ResultWriter(TrialEvents):
     """Writes one Parquet row per reported result of one run."""
 
     def __init__(
@@ -65,9 +65,9 @@ class ResultWriter(Callback):
         flush_rows: int = 1000,
         flush_seconds: float = 10.0,
     ) -> None:
+        super().__init__(early_stopped)
         self.location = location
         self.config_types = dict(config_types)
-        self.early_stopped = early_stopped
         self.guard = guard
         self.resources = dict(resources or {})
         """A trial's CPUs and GPUs: its running time times these is its cost."""
@@ -92,12 +92,13 @@ class ResultWriter(Callback):
         self._token = secrets.token_hex(4)
         self.parts_written = 0
 
-    def _row(self, trial: Trial, iteration: int, result: Mapping[str, Any]) -> dict[str, Any]:
-        config = trial.config
+    def _row(
+        self, trial_id: str, config: Mapping[str, Any], iteration: int, result: Mapping[str, Any]
+    ) -> dict[str, Any]:
         seconds = result.get("time_total_s")
         row: dict[str, Any] = {
             col.EXPERIMENT: self.location.name,
-            col.TRIAL_ID: trial.trial_id,
+            col.TRIAL_ID: trial_id,
             col.ITERATION: iteration,
             col.TIMESTAMP: datetime.now(timezone.utc),
             col.TRIAL_TIME: seconds,
@@ -116,35 +117,26 @@ class ResultWriter(Callback):
             row[col.METRIC_PREFIX + name] = value
         return row
 
-    def on_trial_result(
-        self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
+    def trial_reported(
+        self, trial_id: str, config: Mapping[str, Any], result: Mapping[str, Any]
     ) -> None:
-        row = self._row(trial, result.get("training_iteration", 0), result)
-        previous = self._latest.pop(trial.trial_id, None)
+        row = self._row(trial_id, config, result.get("training_iteration", 0), result)
+        previous = self._latest.pop(trial_id, None)
         if previous is not None:
             self._buffer.append(previous)
-        self._latest[trial.trial_id] = row
+        self._latest[trial_id] = row
         self._maybe_flush()
 
-    def _finish(self, trial: Trial, status: str, error: str | None) -> None:
-        row = self._latest.pop(trial.trial_id, None)
+    def trial_ended(
+        self, trial_id: str, config: Mapping[str, Any], status: str, error: str | None
+    ) -> None:
+        row = self._latest.pop(trial_id, None)
         if row is None:  # ended before its first report
-            row = self._row(trial, 0, {})
+            row = self._row(trial_id, config, 0, {})
         row[col.STATUS] = status
         row[col.ERROR] = error
         self._buffer.append(row)
         self._maybe_flush()
-
-    def on_trial_complete(
-        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
-    ) -> None:
-        early = trial.trial_id in self.early_stopped
-        self._finish(trial, col.STOPPED_EARLY if early else col.TERMINATED, None)
-
-    def on_trial_error(
-        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
-    ) -> None:
-        self._finish(trial, col.ERRORED, trial_error_text(trial))
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         self._maybe_flush()
@@ -163,7 +155,7 @@ class ResultWriter(Callback):
 
     def close(self) -> None:
         """Write every buffered row; trials still running keep the status ``running``."""
-        self.unfinished += len(self._latest)
+        self.unfinished += len(self._latest) + self.running_packs
         self._buffer.extend(self._latest.values())
         self._latest.clear()
         self.flush()

@@ -1,0 +1,40 @@
+"""Turn a strategy's search plan into a lean one: a ``PackSearcher`` over its configs."""
+
+from __future__ import annotations
+
+import math
+
+from ray.tune.search import Searcher
+
+from tunefw.errors import RecipeError
+from tunefw.lean.pack_searcher import PackSearcher
+from tunefw.lean.sources import ConfigSource, SearcherSource, VariantSource
+from tunefw.protocols import SearchPlan, SearchSettings
+from tunefw.recipe import Recipe
+from tunefw.scheduler_sections import Asha, NoScheduler
+
+
+def check_lean(recipe: Recipe) -> None:
+    """Lean mode keeps ASHA (its rungs shared by the packs) or no scheduler; the others
+    compare or pause whole trials, which a config inside a pack is not."""
+    if recipe.lean is None:
+        return
+    if not isinstance(recipe.scheduler, (Asha, NoScheduler)):
+        raise RecipeError(
+            f"lean: scheduler.type {recipe.scheduler.type} works on whole Ray Tune trials; "
+            "lean mode runs with scheduler.type asha or none"
+        )
+
+
+def pack_plan(plan: SearchPlan, settings: SearchSettings, per_pack: int) -> SearchPlan:
+    """The same configs as ``plan``, ``per_pack`` to a Ray Tune trial."""
+    source: ConfigSource
+    if isinstance(plan.search_alg, Searcher):
+        source = SearcherSource(plan.search_alg, plan.num_samples)
+    else:
+        source = VariantSource(
+            plan.param_space, plan.num_samples, settings.initial_points, settings.seed
+        )
+    searcher = PackSearcher(source, per_pack, settings.metric, settings.mode)
+    packs = math.ceil(source.total / per_pack)
+    return SearchPlan(param_space={}, search_alg=searcher, num_samples=packs)
