@@ -3,6 +3,7 @@ trial of its own, ASHA deciding per config exactly as Ray Tune's does."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -159,6 +160,10 @@ def test_a_model_based_search_is_told_every_config(tmp_path):
             {"lean": {"configs_per_trial": 4}, "scheduler": {"type": "median"}},
             "lean: scheduler.type median works on whole Ray Tune trials",
         ),
+        (
+            {"lean": {"configs_per_trial": 4}, "loggers": [{"type": "tensorboard"}]},
+            "lean: loggers see Ray Tune trials",
+        ),
         ({"lean": {"configs_per_trial": 1}}, "lean.configs_per_trial"),
         ({"lean": {"configs_per_trial": 4, "per_pack": 4}}, "lean.per_pack"),
     ],
@@ -193,3 +198,21 @@ def test_a_recipe_error_inside_a_pack_ends_the_run_in_one_line(tmp_path, capsys)
     assert main(["run", str(recipe)]) == 2
     err = capsys.readouterr().err
     assert "objective.metric: the trainable never reports 'loss'" in err
+
+
+def test_progress_and_json_events_count_configs_not_packs(tmp_path, capsys):
+    recipe = curve_recipe(tmp_path, "events", "lean: {configs_per_trial: 8}")
+    assert main(["run", str(recipe), "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    completed = [e for e in events if e["event"] == "trial_completed"]
+    finals = {
+        r[col.TRIAL_ID]: r
+        for r in final_rows(read_results(experiment(tmp_path, "events"))).to_pylist()
+    }
+    assert {e["trial_id"]: e["status"] for e in completed} == {
+        trial_id: row[col.STATUS] for trial_id, row in finals.items()
+    }
+    results = [e for e in events if e["event"] == "trial_result"]
+    assert len(results) == read_results(experiment(tmp_path, "events")).num_rows
+    (finished,) = [e for e in events if e["event"] == "run_finished"]
+    assert finished["trials"] == 30

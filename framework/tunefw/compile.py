@@ -20,6 +20,7 @@ from tunefw.data import SharedData
 from tunefw.guards import RunGuard
 from tunefw.lean.pack_searcher import PackSearcher
 from tunefw.lean.rungs import start_board
+from tunefw.loggers import logger_callbacks
 from tunefw.plugins import ResolvedPlugins
 from tunefw.protocols import SearchPlan
 from tunefw.recipe import Recipe
@@ -71,7 +72,8 @@ def compile_experiment(
     """Build the trainable, param space, ``TuneConfig`` and ``RunConfig`` for one run.
 
     Actors are reused between trials, and Ray Tune's JSON/CSV/TensorBoard loggers stay off
-    (the runner sets ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``): the Parquet store is the record.
+    (the runner sets ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``): the Parquet store is the record;
+    the recipe's ``loggers`` add their callbacks.
     The scheduler adds the trials it stops early to ``stopped_early``, which the result writer
     (and any callback given the same set) reads.
     """
@@ -102,7 +104,13 @@ def compile_experiment(
         name=RAY,
         storage_path=location.path,
         storage_filesystem=location.storage.fs,
-        callbacks=[writer, guard, *meters, *callbacks],
+        callbacks=[
+            writer,
+            guard,
+            *meters,
+            *logger_callbacks(recipe.loggers, location),
+            *callbacks,
+        ],
         stop=guard,
         failure_config=tune.FailureConfig(max_failures=recipe.failure.max_retries),
         verbose=0,

@@ -65,12 +65,12 @@ def outer_score(prepared: Prepared, config: dict[str, Any], split: Split) -> flo
 def run_nested(
     prepared: Prepared,
     location: ExperimentLocation,
-    options_for: Callable[[str], RunOptions],
+    options_for: Callable[[str, str], RunOptions],
     *,
     overwrite: bool = False,
 ) -> NestedSummary:
-    """Tune each outer fold, score it, then tune on all rows; ``options_for(title)`` makes the
-    run options (progress display) of each experiment."""
+    """Tune each outer fold, score it, then tune on all rows; ``options_for(title, experiment)``
+    makes the run options (progress display) of each experiment."""
     if prepared.shared is None:
         raise RecipeError("validation: nested cross-validation needs a data section")
     validation: Any = prepared.plugins.validation
@@ -83,7 +83,7 @@ def run_nested(
         summary = run_experiment(
             prepared.replanned(inner),
             fold,
-            options_for(f"outer fold {k}: tuning {fold.name}"),
+            options_for(f"outer fold {k}: tuning {fold.name}", fold.name),
             overwrite=overwrite,
         )
         if summary.best is None:
@@ -93,7 +93,7 @@ def run_nested(
     summary = run_experiment(
         prepared.replanned(prepared.shared),
         location,
-        options_for(f"tuning {location.name} on all rows"),
+        options_for(f"tuning {location.name} on all rows", location.name),
         overwrite=overwrite,
     )
     manifest = load_manifest(location)

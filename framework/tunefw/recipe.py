@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, PositiveInt, field_validator
 from ray.tune import PlacementGroupFactory
 
+from tunefw.loggers import LoggerSection
 from tunefw.objective import Objective
 from tunefw.scheduler_sections import Asha, SchedulerSection
 from tunefw.space import SearchSpace, sampling_order
@@ -209,6 +210,9 @@ class Recipe(_Section):
     failure: FailureSection = FailureSection()
     budget: Budget | None = None
     lean: Lean | None = Field(None, description="Several cheap configs per Ray Tune trial.")
+    loggers: list[LoggerSection] = Field(
+        default_factory=list, description="TensorBoard, MLflow or W&B, beside the Parquet store."
+    )
     storage: str = "./tunefw-results"
     stages: list[Stage] = Field(
         default_factory=list, description="Run one after another, each from the last's best."

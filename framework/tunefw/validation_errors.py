@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from tunefw.loggers import LOGGER_TYPES
 from tunefw.scheduler_sections import SCHEDULER_TYPES
 from tunefw.space import PARAM_KINDS
 
@@ -35,6 +36,8 @@ def _clean_loc(loc: Sequence[int | str]) -> list[int | str]:
         if part == previous and part in PARAM_KINDS:
             continue
         if previous == "scheduler" and part in SCHEDULER_TYPES:
+            continue
+        if i >= 2 and parts[i - 2] == "loggers" and part in LOGGER_TYPES:
             continue
         if part == "constant" or (part == "value" and previous == "constant"):
             continue

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
-from tunefw.cli.run_cmd import nested_line
+from tunefw.cli.run_output import nested_line
 from tunefw.errors import StoreError
 from tunefw.objective import Objective
 from tunefw.store import columns as col

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 from typing import Annotated
 
@@ -16,16 +15,17 @@ from tunefw.cli.options import (
     StorageOption,
     recipe_overrides,
 )
+from tunefw.cli.run_output import JsonOption, QuietOption, RunOutput
 from tunefw.compile import compile_experiment, total_trials
 from tunefw.errors import RecipeError
 from tunefw.imports import extend_sys_path, recipe_import_paths
+from tunefw.loggers import check_installed
 from tunefw.nested import is_nested, run_nested
 from tunefw.prepare import Prepared, prepare_recipe
-from tunefw.progress import ProgressLine
 from tunefw.ray_connection import check_address
 from tunefw.recipe_file import load_recipe, validate_recipe
 from tunefw.runner import RunOptions, RunSummary, resume_experiment, run_experiment
-from tunefw.stages import StageRun, run_stages, stage_recipes
+from tunefw.stages import run_stages, stage_recipes
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
 from tunefw.store.manifest import load_manifest
 
@@ -75,11 +75,26 @@ def run(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Delete an existing experiment of this name.")
     ] = False,
+    quiet: QuietOption = False,
+    json: JsonOption = False,
 ) -> None:
     """Run a recipe: Ray Tune with ASHA, every result written to Parquet."""
-    overrides = recipe_overrides(set_, storage, name)
+    output = RunOutput.from_flags(quiet, json)
+    with output.session():
+        _run(recipe, recipe_overrides(set_, storage, name), address, resume, overwrite, output)
+
+
+def _run(
+    recipe: Path,
+    overrides: list[str],
+    address: str | None,
+    resume: bool,
+    overwrite: bool,
+    output: RunOutput,
+) -> None:
     prepared = prepare_file(recipe, overrides)
     loaded = prepared.recipe
+    check_installed(loaded.loggers)  # before anything is stored
     needs_cluster = loaded.resources.cluster_only()
     if needs_cluster and not address:
         raise RecipeError(
@@ -91,49 +106,31 @@ def run(
     location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
     paths = recipe_import_paths(recipe)
     if resume and location.exists():
-        _resume(location, prepared, address, paths, restart_errored=False)
+        _resume(location, prepared, address, paths, output, restart_errored=False)
         return
     if loaded.stages:
         runs = run_stages(
             loaded,
-            lambda title, stage: _options(stage, address, paths, title),
+            lambda title, stage: _options(stage, stage.recipe.name, title, address, paths, output),
             overwrite=overwrite,
         )
         for run in runs:
-            Console().print(stage_line(run), highlight=False, soft_wrap=True)
-        _finish(runs[-1].summary, prepared)
+            output.stage(run)
+        _finish(runs[-1].summary, prepared, output)
         return
     if is_nested(prepared):
         nested = run_nested(
             prepared,
             location,
-            lambda title: _options(prepared, address, paths, title),
+            lambda title, name: _options(prepared, name, title, address, paths, output),
             overwrite=overwrite,
         )
-        Console().print(
-            nested_line(loaded.objective.metric, nested.outer_scores),
-            highlight=False,
-            soft_wrap=True,
-        )
-        _finish(nested.summary, prepared)
+        output.nested(loaded.name, loaded.objective.metric, nested.outer_scores)
+        _finish(nested.summary, prepared, output)
         return
-    options = _options(prepared, address, paths, f"running {loaded.name}")
-    _finish(run_experiment(prepared, location, options, overwrite=overwrite), prepared)
-
-
-def stage_line(run: StageRun) -> str:
-    best = run.summary.best
-    score = "no score" if best is None else f"best {best.metric} {best.score:.4f}"
-    warm = f", warm-started from {run.warm_started_from}" if run.warm_started_from else ""
-    return f"stage {run.stage} ({run.experiment}): {run.summary.trials} trials, {score}{warm}"
-
-
-def nested_line(metric: str, scores: list[float]) -> str:
-    mean, std = statistics.fmean(scores), statistics.pstdev(scores)
-    return (
-        f"nested CV estimate of the tuning procedure: {metric} {mean:.4f} ± {std:.4f} "
-        f"over {len(scores)} outer folds"
-    )
+    title = f"running {loaded.name}"
+    options = _options(prepared, loaded.name, title, address, paths, output)
+    _finish(run_experiment(prepared, location, options, overwrite=overwrite), prepared, output)
 
 
 def resume_cmd(
@@ -143,8 +140,11 @@ def resume_cmd(
     restart_errored: Annotated[
         bool, typer.Option(help="Run errored trials again from their last checkpoint.")
     ] = False,
+    quiet: QuietOption = False,
+    json: JsonOption = False,
 ) -> None:
     """Continue a stopped or killed experiment, with its searcher's state."""
+    output = RunOutput.from_flags(quiet, json)
     if address:
         check_address(address)
     location = find_experiment(Storage.open(storage), name)
@@ -152,7 +152,8 @@ def resume_cmd(
     recipe = validate_recipe(manifest["recipe"], f"{name}/manifest.json")
     paths = manifest.get("import_paths") or [str(Path.cwd())]
     extend_sys_path(paths)
-    _resume(location, prepare_recipe(recipe), address, paths, restart_errored)
+    with output.session():
+        _resume(location, prepare_recipe(recipe), address, paths, output, restart_errored)
 
 
 def _resume(
@@ -160,32 +161,31 @@ def _resume(
     prepared: Prepared,
     address: str | None,
     import_paths: list[str],
+    output: RunOutput,
     restart_errored: bool,
 ) -> None:
-    options = _options(prepared, address, import_paths, f"resuming {location.name}")
+    title = f"resuming {location.name}"
+    options = _options(prepared, location.name, title, address, import_paths, output)
     summary = resume_experiment(prepared, location, options, restart_errored=restart_errored)
-    _finish(summary, prepared)
+    _finish(summary, prepared, output)
 
 
 def _options(
-    prepared: Prepared, address: str | None, import_paths: list[str], title: str
+    prepared: Prepared,
+    experiment: str,
+    title: str,
+    address: str | None,
+    import_paths: list[str],
+    output: RunOutput,
 ) -> RunOptions:
-    """Run options with a live progress line reading the scheduler's early stops."""
-    objective = prepared.recipe.objective
+    """Run options whose callbacks show the run, reading the scheduler's early stops."""
     stopped_early: set[str] = set()
-    progress = ProgressLine(
-        total_trials(prepared.plan),
-        objective.metric,
-        objective.mode,
-        stopped_early,
-        Console(stderr=True),
-        title=title,
-    )
-    return RunOptions(address, [progress], import_paths, stopped_early)
+    callbacks = output.callbacks(prepared, experiment, title, stopped_early)
+    return RunOptions(address, callbacks, import_paths, stopped_early)
 
 
-def _finish(summary: RunSummary, prepared: Prepared) -> None:
-    print_summary(Console(), summary, prepared.recipe.objective.metric)
+def _finish(summary: RunSummary, prepared: Prepared, output: RunOutput) -> None:
+    output.finished(summary, prepared.recipe.objective.metric)
     if summary.status == "interrupted":
         Console(stderr=True).print(
             f"interrupted: the results so far are kept; `tunefw resume {summary.location.name}`"
@@ -193,27 +193,3 @@ def _finish(summary: RunSummary, prepared: Prepared) -> None:
             highlight=False,
         )
         raise typer.Exit(130)
-
-
-def print_summary(console: Console, summary: RunSummary, metric: str) -> None:
-    best = summary.best
-    if best is None:
-        console.print(f"no trial reported {metric}", highlight=False)
-    else:
-        config = ", ".join(f"{k}={_fmt(v)}" for k, v in best.config.items())
-        console.print(
-            f"best {best.metric} {best.score:.4f} · trial {best.trial_id} · {config}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    console.print(
-        f"{summary.trials} trials ({summary.stopped_early} stopped early, "
-        f"{summary.errored} errored) in {summary.wall_time_s:.1f} s · {summary.rows} rows in "
-        f"{summary.location.storage.display}/{summary.location.name}",
-        highlight=False,
-        soft_wrap=True,
-    )
-
-
-def _fmt(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -16,13 +16,19 @@ from tunefw.scheduler_sections import Asha, NoScheduler
 
 def check_lean(recipe: Recipe) -> None:
     """Lean mode keeps ASHA (its rungs shared by the packs) or no scheduler; the others
-    compare or pause whole trials, which a config inside a pack is not."""
+    compare or pause whole trials, which a config inside a pack is not. Ray Tune's logger
+    callbacks would log packs, not configs."""
     if recipe.lean is None:
         return
     if not isinstance(recipe.scheduler, (Asha, NoScheduler)):
         raise RecipeError(
             f"lean: scheduler.type {recipe.scheduler.type} works on whole Ray Tune trials; "
             "lean mode runs with scheduler.type asha or none"
+        )
+    if recipe.loggers:
+        raise RecipeError(
+            "lean: loggers see Ray Tune trials, which in lean mode are packs of configs; "
+            "drop loggers, or lean (tunefw report and tunefw export read every config)"
         )
 
 

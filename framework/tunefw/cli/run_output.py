@@ -1,0 +1,161 @@
+"""What ``tunefw run`` and ``tunefw resume`` print.
+
+By default a live progress view on stderr, then a summary on stdout; ``--quiet`` prints
+nothing but errors (the exit code tells the rest); ``--json`` prints one JSON event per line
+on stdout and nothing else there: the trials' events, ``stage_finished`` and
+``nested_estimate`` where the recipe has stages or nested CV, and ``run_finished`` last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from typing import Annotated, Any, Literal
+
+import typer
+from ray.tune import Callback
+from rich.console import Console
+
+from tunefw.compile import total_trials
+from tunefw.errors import RecipeError
+from tunefw.prepare import Prepared
+from tunefw.progress.events import JsonEvents, write_event
+from tunefw.progress.render import config_text
+from tunefw.progress.view import ProgressView
+from tunefw.runner import RunSummary
+from tunefw.stages import StageRun
+from tunefw.store.ranking import BestTrial
+
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print nothing but errors; the exit code tells.")
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="One JSON event per line on stdout, and nothing else there."),
+]
+
+
+class RunOutput:
+    """One of three modes: ``text`` (live view, summary), ``quiet`` or ``json``."""
+
+    def __init__(self, mode: Literal["text", "quiet", "json"]) -> None:
+        self.mode = mode
+        self.stdout = sys.stdout
+        """Where events go: stdout as it was before ``session`` redirected it."""
+
+    @classmethod
+    def from_flags(cls, quiet: bool, json: bool) -> RunOutput:
+        if quiet and json:
+            raise RecipeError("--quiet and --json exclude each other: give one")
+        return cls("quiet" if quiet else "json" if json else "text")
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """With ``--json``, anything else written to stdout (a trial's or Ray's output
+        forwarded to the driver, a data loader's prints) goes to stderr instead."""
+        if self.mode != "json":
+            yield
+            return
+        with redirect_stdout(sys.stderr):
+            yield
+
+    def callbacks(
+        self, prepared: Prepared, experiment: str, title: str, stopped_early: set[str]
+    ) -> list[Callback]:
+        """The callbacks that show one experiment's run."""
+        if self.mode == "json":
+            return [JsonEvents(experiment, stopped_early, self.stdout)]
+        if self.mode == "quiet":
+            return []
+        total = total_trials(prepared.plan)
+        objective = prepared.recipe.objective
+        return [ProgressView(total, objective, stopped_early, title=title)]
+
+    def stage(self, run: StageRun) -> None:
+        if self.mode == "json":
+            write_event(
+                self.stdout,
+                "stage_finished",
+                stage=run.stage,
+                experiment=run.experiment,
+                trials=run.summary.trials,
+                best=_best(run.summary.best),
+                warm_started_from=run.warm_started_from,
+            )
+        elif self.mode == "text":
+            Console().print(stage_line(run), highlight=False, soft_wrap=True)
+
+    def nested(self, experiment: str, metric: str, scores: list[float]) -> None:
+        if self.mode == "json":
+            write_event(
+                self.stdout,
+                "nested_estimate",
+                experiment=experiment,
+                metric=metric,
+                mean=statistics.fmean(scores),
+                std=statistics.pstdev(scores),
+                outer_scores=scores,
+            )
+        elif self.mode == "text":
+            Console().print(nested_line(metric, scores), highlight=False, soft_wrap=True)
+
+    def finished(self, summary: RunSummary, metric: str) -> None:
+        if self.mode == "json":
+            location = summary.location
+            write_event(
+                self.stdout,
+                "run_finished",
+                experiment=location.name,
+                status=summary.status,
+                trials=summary.trials,
+                stopped_early=summary.stopped_early,
+                errored=summary.errored,
+                rows=summary.rows,
+                wall_time_s=summary.wall_time_s,
+                best=_best(summary.best),
+                path=f"{location.storage.display}/{location.name}",
+            )
+        elif self.mode == "text":
+            print_summary(Console(), summary, metric)
+
+
+def _best(best: BestTrial | None) -> dict[str, Any] | None:
+    return None if best is None else dataclasses.asdict(best)
+
+
+def stage_line(run: StageRun) -> str:
+    best = run.summary.best
+    score = "no score" if best is None else f"best {best.metric} {best.score:.4f}"
+    warm = f", warm-started from {run.warm_started_from}" if run.warm_started_from else ""
+    return f"stage {run.stage} ({run.experiment}): {run.summary.trials} trials, {score}{warm}"
+
+
+def nested_line(metric: str, scores: list[float]) -> str:
+    mean, std = statistics.fmean(scores), statistics.pstdev(scores)
+    return (
+        f"nested CV estimate of the tuning procedure: {metric} {mean:.4f} ± {std:.4f} "
+        f"over {len(scores)} outer folds"
+    )
+
+
+def print_summary(console: Console, summary: RunSummary, metric: str) -> None:
+    best = summary.best
+    if best is None:
+        console.print(f"no trial reported {metric}", highlight=False)
+    else:
+        console.print(
+            f"best {best.metric} {best.score:.4f} · trial {best.trial_id} · "
+            f"{config_text(best.config)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"{summary.trials} trials ({summary.stopped_early} stopped early, "
+        f"{summary.errored} errored) in {summary.wall_time_s:.1f} s · {summary.rows} rows in "
+        f"{summary.location.storage.display}/{summary.location.name}",
+        highlight=False,
+        soft_wrap=True,
+    )
