@@ -70,11 +70,13 @@ class Objective(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     metric: str = Field(description="The primary metric (the first of `metrics`).")
-    mode: Mode
+    mode: Mode = Field(description="max or min: which way the primary metric is better.")
     metrics: dict[str, Mode] | None = Field(
         None, description="Several objectives, each with its mode: a multi-objective search."
     )
-    constraints: list[Constraint] = Field(default_factory=list)
+    constraints: list[Constraint] = Field(
+        default_factory=list, description='Conditions on final metrics, e.g. "fit_time <= 0.5".'
+    )
 
     @model_validator(mode="before")
     @classmethod

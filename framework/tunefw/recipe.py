@@ -70,8 +70,8 @@ class SearchSection(_Section):
     num_samples: PositiveInt | None = Field(
         None, description="Trials to sample; for grid, how often the grid is repeated."
     )
-    max_concurrent: PositiveInt | None = None
-    seed: int | None = None
+    max_concurrent: PositiveInt | None = Field(None, description="Trials running at once, at most.")
+    seed: int | None = Field(None, description="Seeds the sampler and the trials: runs replay.")
     warm_start: WarmStart | None = None
 
     @field_validator("space")
@@ -183,7 +183,10 @@ class Stage(_Section):
     the two spaces share a parameter.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+        description="Its experiment is NAME.STAGE (the last's: NAME)",
+    )
     top_k: PositiveInt = Field(5, description="Configs of the previous stage to start from.")
     trainable: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
@@ -197,8 +200,10 @@ class Stage(_Section):
 class Recipe(_Section):
     """A whole tuning experiment, as written in a recipe file."""
 
-    name: str = Field(pattern=EXPERIMENT_NAME.pattern)
-    description: str | None = None
+    name: str = Field(
+        pattern=EXPERIMENT_NAME.pattern, description="The experiment's name, once per storage."
+    )
+    description: str | None = Field(None, description="Free text, kept in the manifest.")
     trainable: TrainableSection
     data: DataSection | None = None
     objective: Objective
@@ -213,7 +218,9 @@ class Recipe(_Section):
     loggers: list[LoggerSection] = Field(
         default_factory=list, description="TensorBoard, MLflow or W&B, beside the Parquet store."
     )
-    storage: str = "./tunefw-results"
+    storage: str = Field(
+        "./tunefw-results", description="Storage root: a path or a URI such as s3://bucket/x."
+    )
     stages: list[Stage] = Field(
         default_factory=list, description="Run one after another, each from the last's best."
     )

@@ -62,7 +62,7 @@ class GroupKFoldCV(SplitterStrategy):
         if data.groups is None:
             raise PluginError(
                 "validation: group_kfold needs groups: give the data loader a group column "
-                "(e.g. data.params.groups for tunefw.loaders:table)"
+                "(e.g. data.params.groups for tunefw_plugins.data.table:load_table)"
             )
         return super().splits(data)
 
