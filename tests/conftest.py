@@ -50,8 +50,12 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    """The one Ray instance of the test session: embedded, 2 CPUs, on 127.0.0.1."""
-    start_embedded_ray(num_cpus=2)
+    """The one Ray instance of the test session: embedded, 2 CPUs, on 127.0.0.1.
+
+    Workers' output is not forwarded to this process: Ray forwards it asynchronously, so a
+    worker stopped at the end of one test could print into the stderr a later test captures.
+    """
+    start_embedded_ray(num_cpus=2, log_to_driver=False)
     yield
     ray.shutdown()
 

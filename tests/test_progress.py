@@ -31,7 +31,6 @@ from tunefw.store.reader import final_rows, read_results
 from .faults_helpers import function_recipe
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-FORWARDED = re.compile(r"^(\x1b\[\d+m)?\((\S+ )?pid=\d+")
 LOSS = Objective(metric="loss", mode="min")
 TINY = """
     name: tiny
@@ -40,12 +39,6 @@ TINY = """
     search: {num_samples: 4, seed: 3, space: {x: {uniform: [0, 1]}}}
     scheduler: {type: none}
     """
-
-
-def own(text: str) -> list[str]:
-    """The lines this process wrote: Ray may still forward a worker's output from an earlier
-    test to this driver, as ``(name pid=N) ...`` lines."""
-    return [line for line in text.splitlines() if not FORWARDED.match(line)]
 
 
 def terminal() -> tuple[Console, io.StringIO]:
@@ -155,7 +148,7 @@ def test_plain_lines_when_the_output_is_no_terminal(tmp_path, capsys, ray_sessio
     path = function_recipe(tmp_path, TINY)  # from the CLI: the title and one line at the end
     assert main(["run", str(path)]) == 0
     captured = capsys.readouterr()
-    err, out_lines = own(captured.err), own(captured.out)
+    err, out_lines = captured.err.splitlines(), captured.out.splitlines()
     assert "\x1b" not in "".join(err + out_lines)
     assert err[0] == "running tiny"
     assert err[-1].startswith("trials 4/4 done · 0 running · 0 stopped early · 0 errored · best")
@@ -166,12 +159,12 @@ def test_quiet_prints_nothing_and_excludes_json(tmp_path, capsys, ray_session):
     path = function_recipe(tmp_path, TINY)
     assert main(["run", str(path), "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert own(captured.out) == own(captured.err) == []
+    assert captured.out == captured.err == ""
     location = find_experiment(Storage.open(str(tmp_path / "results")), "tiny")
     assert final_rows(read_results(location)).num_rows == 4
     for args in (["run", str(path)], ["resume", "tiny", "--storage", str(tmp_path / "results")]):
         assert main([*args, "--quiet", "--json"]) == 2
-        err = own(capsys.readouterr().err)
+        err = capsys.readouterr().err.splitlines()
         assert err == ["error: --quiet and --json exclude each other: give one"]
 
 
@@ -245,7 +238,7 @@ def test_resume_with_json_ends_with_run_finished(tmp_path, capsys, ray_session):
     assert main(["run", str(path), "--quiet"]) == 0
     capsys.readouterr()
     assert main(["resume", "tiny", "--storage", str(tmp_path / "results"), "--json"]) == 0
-    lines = own(capsys.readouterr().out)
+    lines = capsys.readouterr().out.splitlines()
     finished = json.loads(lines[-1])
     assert finished["event"] == "run_finished"
     assert finished["trials"] == 4 and finished["status"] == "completed"
