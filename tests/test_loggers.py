@@ -27,7 +27,8 @@ RECIPE = """
 
 
 def errors(err: str) -> list[str]:
-    """The error lines of the CLI's stderr (Ray may still forward earlier workers' output)."""
+    """The error lines of the CLI's stderr (W&B's own deprecation warning, which Ray's API-key
+    check triggers, comes before the error)."""
     return [line for line in err.splitlines() if line.startswith("error: ")]
 
 

@@ -47,7 +47,9 @@ class TrialEvents(Callback):
         return len(self._unreported)
 
     def _waiting(self, trial: Trial, pack: list[PackedConfig]) -> dict[str, PackedConfig]:
-        return self._unreported.setdefault(trial.trial_id, {c.id: c for c in pack})
+        if trial.trial_id not in self._unreported:
+            self._unreported[trial.trial_id] = {c.id: c for c in pack}
+        return self._unreported[trial.trial_id]
 
     def on_trial_start(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any

@@ -1,4 +1,8 @@
-"""``tunefw report`` and ``tunefw export``: an experiment as an HTML page or an Optuna study."""
+"""``tunefw report`` and ``tunefw export``: an experiment as an HTML page or an Optuna study.
+
+``tunefw.report`` is imported when one of them runs: it brings plotly, Optuna's importance and
+scikit-learn (~0.9 s), which every other command would otherwise pay at start-up.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,6 @@ from rich.console import Console
 
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
 from tunefw.errors import StoreError
-from tunefw.report.page import render
-from tunefw.report.study import export_journal
-from tunefw.report.trials import load_experiment
 from tunefw.store.layout import reason
 
 
@@ -30,6 +31,9 @@ def report(
 ) -> None:
     """One self-contained HTML page: history, parameters, importance, learning curves, the
     Pareto front, score against compute, and the top trials."""
+    from tunefw.report.page import render
+    from tunefw.report.trials import load_experiment
+
     experiment = load_experiment(storage, name)
     path = out or Path(f"{experiment.name}-report.html")
     page = render(experiment)
@@ -48,6 +52,9 @@ def export(
 ) -> None:
     """Write an experiment as an Optuna study (a journal file ``optuna-dashboard FILE`` opens):
     its distributions, trials, intermediate values, states and tunefw trial ids."""
+    from tunefw.report.study import export_journal
+    from tunefw.report.trials import load_experiment
+
     experiment = load_experiment(storage, name)
     study = export_journal(experiment, file)
     Console().print(
