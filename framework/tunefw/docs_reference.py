@@ -95,8 +95,9 @@ def recipe_reference() -> str:
         "",
         "Every field a recipe may hold, generated from the schema (`tunefw.recipe.Recipe`)"
         " when the docs are built. Unknown fields are errors everywhere; a field whose default"
-        " says *required* must be given. Write YAML floats with a dot (`1.0e-3`): YAML 1.1"
-        " reads `1e-3` as a string. Examples: [Recipes](../recipes.md), [Search](../search.md),"
+        " says *required* must be given. Numbers are read as YAML 1.2 reads them (`1e-3` is a"
+        " float); a duplicate key, an alias, or a boolean or `.inf`/`.nan` where a number goes"
+        " is an error. Examples: [Recipes](../recipes.md), [Search](../search.md),"
         " [Clusters](../cluster.md).",
         "",
     ]

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunefw.errors import RecipeError
+from tunefw.numbers import FiniteFloat
 
 Mode = Literal["min", "max"]
 
@@ -39,7 +40,7 @@ class Constraint(BaseModel):
 
     metric: str
     op: Literal["<=", ">="]
-    bound: float
+    bound: FiniteFloat
 
     @model_validator(mode="before")
     @classmethod
@@ -54,6 +55,8 @@ class Constraint(BaseModel):
             value = float(bound)
         except ValueError:
             raise ValueError(f"{data!r}: the bound {bound!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{data!r}: the bound {bound!r} is not a finite number")
         return {"metric": metric, "op": op, "bound": value}
 
     def violation(self, value: float | None) -> float:

@@ -10,18 +10,32 @@ framework-level budget fields.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, BeforeValidator, ByteSize, ConfigDict, Field, field_validator
 from ray.tune import PlacementGroupFactory
 
 from tunefw.loggers import LoggerSection
+from tunefw.numbers import Count, FiniteFloat, Int, Seed, refuse_bool
 from tunefw.objective import Objective
 from tunefw.scheduler_sections import Asha, SchedulerSection
 from tunefw.space import SearchSpace, sampling_order
 from tunefw.store.layout import EXPERIMENT_NAME
 
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _name_text(value: Any) -> Any:
+    """``name: 123`` names "123"; a YAML float or boolean (``1.0``, ``yes``) must be quoted,
+    since its text is gone."""
+    if isinstance(value, bool | float):
+        kind = "boolean" if isinstance(value, bool) else "number"
+        raise ValueError(f"YAML reads this name as a {kind} ({value!r}); quote it")
+    return str(value) if isinstance(value, int) else value
+
+
+Name = Annotated[str, BeforeValidator(_name_text)]
+"""An experiment or stage name, where a bare integer is taken as its text."""
 
 
 class _Section(BaseModel):
@@ -58,8 +72,8 @@ class DataSection(_Section):
 class WarmStart(_Section):
     """Seed the search with the best configs of an earlier experiment."""
 
-    experiment: str = Field(pattern=EXPERIMENT_NAME.pattern)
-    top_k: PositiveInt = 5
+    experiment: Name = Field(pattern=EXPERIMENT_NAME.pattern)
+    top_k: Count = 5
     storage: str | None = Field(None, description="Where it is stored; the recipe's by default.")
 
 
@@ -67,11 +81,11 @@ class SearchSection(_Section):
     strategy: str = Field("random", description="An entry point in tunefw.search.")
     params: dict[str, Any] = Field(default_factory=dict)
     space: SearchSpace
-    num_samples: PositiveInt | None = Field(
+    num_samples: Count | None = Field(
         None, description="Trials to sample; for grid, how often the grid is repeated."
     )
-    max_concurrent: PositiveInt | None = Field(None, description="Trials running at once, at most.")
-    seed: int | None = Field(None, description="Seeds the sampler and the trials: runs replay.")
+    max_concurrent: Count | None = Field(None, description="Trials running at once, at most.")
+    seed: Seed | None = Field(None, description="Seeds the sampler and the trials: runs replay.")
     warm_start: WarmStart | None = None
 
     @field_validator("space")
@@ -85,7 +99,7 @@ class SearchSection(_Section):
 
 
 class FailureSection(_Section):
-    max_retries: int = Field(
+    max_retries: Int = Field(
         0, ge=0, description="Retries of a failed trial, from its last checkpoint if it has one."
     )
 
@@ -93,17 +107,19 @@ class FailureSection(_Section):
 class Budget(_Section):
     """Once one limit is reached, no new trial starts; running trials finish."""
 
-    wall_time_s: float | None = Field(None, gt=0, description="Seconds since the run started.")
-    cpu_hours: float | None = Field(None, gt=0, description="CPUs held times running time.")
-    gpu_hours: float | None = Field(None, gt=0, description="GPUs held times running time.")
+    wall_time_s: FiniteFloat | None = Field(
+        None, gt=0, description="Seconds since the run started."
+    )
+    cpu_hours: FiniteFloat | None = Field(None, gt=0, description="CPUs held times running time.")
+    gpu_hours: FiniteFloat | None = Field(None, gt=0, description="GPUs held times running time.")
 
 
 class Bundle(_Section):
     """Resources for one worker a trial starts itself."""
 
-    cpu: float = Field(1.0, ge=0)
-    gpu: float = Field(0.0, ge=0)
-    custom: dict[str, float] = Field(default_factory=dict)
+    cpu: FiniteFloat = Field(1.0, ge=0)
+    gpu: FiniteFloat = Field(0.0, ge=0)
+    custom: dict[str, FiniteFloat] = Field(default_factory=dict)
 
     def for_ray(self) -> dict[str, float]:
         bundle = {"CPU": self.cpu, "GPU": self.gpu, **self.custom}
@@ -113,11 +129,13 @@ class Bundle(_Section):
 class Resources(_Section):
     """What each trial holds; fractions pack several trials on one CPU or GPU."""
 
-    cpu: float = Field(1.0, gt=0)
-    gpu: float = Field(0.0, ge=0)
-    memory: ByteSize | None = Field(None, description="Bytes, or a size such as '2GiB'.")
+    cpu: FiniteFloat = Field(1.0, gt=0)
+    gpu: FiniteFloat = Field(0.0, ge=0)
+    memory: Annotated[ByteSize, BeforeValidator(refuse_bool)] | None = Field(
+        None, description="Bytes, or a size such as '2GiB'."
+    )
     accelerator_type: str | None = Field(None, description="A GPU model, e.g. 'A100'.")
-    custom: dict[str, float] = Field(
+    custom: dict[str, FiniteFloat] = Field(
         default_factory=dict, description="Resources the cluster's nodes declare, by name."
     )
     workers: list[Bundle] = Field(
@@ -170,7 +188,7 @@ class Lean(_Section):
     suggests a pack's configs together, so it adapts once per pack instead of once per config.
     """
 
-    configs_per_trial: int = Field(ge=2, description="Configs in each Ray Tune trial.")
+    configs_per_trial: Int = Field(ge=2, description="Configs in each Ray Tune trial.")
 
 
 class Stage(_Section):
@@ -183,11 +201,11 @@ class Stage(_Section):
     the two spaces share a parameter.
     """
 
-    name: str = Field(
+    name: Name = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
         description="Its experiment is NAME.STAGE (the last's: NAME)",
     )
-    top_k: PositiveInt = Field(5, description="Configs of the previous stage to start from.")
+    top_k: Count = Field(5, description="Configs of the previous stage to start from.")
     trainable: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
     search: dict[str, Any] | None = None
@@ -200,7 +218,7 @@ class Stage(_Section):
 class Recipe(_Section):
     """A whole tuning experiment, as written in a recipe file."""
 
-    name: str = Field(
+    name: Name = Field(
         pattern=EXPERIMENT_NAME.pattern, description="The experiment's name, once per storage."
     )
     description: str | None = Field(None, description="Free text, kept in the manifest.")

@@ -6,27 +6,42 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from tunefw import recipe_yaml
 from tunefw.errors import RecipeError
 from tunefw.recipe import Recipe
 from tunefw.validation_errors import error_lines
+
+
+class Verbatim(str):
+    """An override whose value is set exactly as given, never read as YAML: ``--name`` and
+    ``--storage`` (``--name 123`` is the name "123", ``--storage '~'`` the home directory).
+
+    A ``str`` (``KEY=VALUE``), so it travels in the same list as the ``--set`` overrides.
+    """
+
+    key: str
+    value: str
+
+    def __new__(cls, key: str, value: str) -> Verbatim:
+        override = super().__new__(cls, f"{key}={value}")
+        override.key, override.value = key, value
+        return override
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``search.num_samples=50`` as (['search', 'num_samples'], 50).
 
     The value is read as YAML, so numbers, booleans, lists and mappings keep their type; the
-    schema then types it like a value written in the file.
+    schema then types it like a value written in the file. A ``Verbatim`` keeps its string.
     """
+    if isinstance(text, Verbatim):
+        return [text.key], text.value
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise RecipeError(f"--set {text!r}: expected KEY=VALUE, e.g. search.num_samples=50")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else raw
-    except yaml.YAMLError:
-        value = raw
+    value = recipe_yaml.load(raw, f"--set {text!r}") if raw.strip() else raw
     return key.strip().split("."), value
 
 
@@ -48,18 +63,14 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 def read_yaml(path: Path) -> dict[str, Any]:
     """The YAML mapping in ``path``; any problem is a one-line ``RecipeError`` naming the file."""
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise RecipeError(f"{path}: file not found") from None
     except OSError as exc:
         raise RecipeError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        raise RecipeError(f"{path}: invalid YAML{where}: {problem}") from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"{path}: not a text file (byte {exc.start} is not UTF-8)") from None
+    data = recipe_yaml.load(text, str(path))
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe must be a YAML mapping, got {type(data).__name__}")
     return data

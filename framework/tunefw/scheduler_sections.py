@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PositiveInt, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from tunefw.numbers import Count, FiniteFloat
 
 
 class _Scheduler(BaseModel):
@@ -17,15 +19,17 @@ class _Scheduler(BaseModel):
 class _Halving(_Scheduler):
     """Successive halving over ``training_iteration`` (one report = one iteration)."""
 
-    max_t: PositiveInt = Field(100, description="Iterations a trial may run at most.")
-    reduction_factor: float = Field(3.0, gt=1, description="Keep 1/reduction_factor per rung.")
+    max_t: Count = Field(100, description="Iterations a trial may run at most.")
+    reduction_factor: FiniteFloat = Field(
+        3.0, gt=1, description="Keep 1/reduction_factor per rung."
+    )
 
 
 class Asha(_Halving):
     """Asynchronous successive halving: stops a trial below the top 1/rf at its rung."""
 
     type: Literal["asha"] = "asha"
-    grace_period: PositiveInt = Field(1, description="Iterations before any stop.")
+    grace_period: Count = Field(1, description="Iterations before any stop.")
 
     @model_validator(mode="after")
     def _grace_within_max_t(self) -> Asha:
@@ -50,8 +54,8 @@ class Median(_Scheduler):
     """Stops a trial whose best result is below the median of the others' at the same point."""
 
     type: Literal["median"] = "median"
-    grace_period: PositiveInt = Field(1, description="Iterations before any stop.")
-    min_samples_required: PositiveInt = Field(3, description="Trials needed for a median.")
+    grace_period: Count = Field(1, description="Iterations before any stop.")
+    min_samples_required: Count = Field(3, description="Trials needed for a median.")
 
 
 class Pbt(_Scheduler):
@@ -59,9 +63,9 @@ class Pbt(_Scheduler):
     quantile copies a top trial's checkpoint and explores from its hyperparameters."""
 
     type: Literal["pbt"] = "pbt"
-    perturbation_interval: PositiveInt = 2
-    quantile_fraction: float = Field(0.25, gt=0, le=0.5)
-    resample_probability: float = Field(0.25, ge=0, le=1)
+    perturbation_interval: Count = 2
+    quantile_fraction: FiniteFloat = Field(0.25, gt=0, le=0.5)
+    resample_probability: FiniteFloat = Field(0.25, ge=0, le=1)
 
 
 class NoScheduler(_Scheduler):

@@ -24,14 +24,36 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     Tag,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_serializer,
     model_validator,
 )
 from ray import tune
 
 from tunefw.errors import SpaceError
+from tunefw.numbers import FiniteFloat, Int, check_finite, check_int64
 
-Scalar = bool | int | float | str
+
+def _scalar(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One error for a value that is no scalar (the union would report one per member);
+    numbers finite and within int64, as the store's columns need."""
+    try:
+        scalar = handler(value)
+    except ValidationError:
+        raise ValueError(
+            f"expected a number, a string or a boolean, got {type(value).__name__}"
+        ) from None
+    if isinstance(scalar, float):
+        return check_finite(scalar)
+    if isinstance(scalar, int) and not isinstance(scalar, bool):
+        return check_int64(scalar)
+    return scalar
+
+
+Scalar = Annotated[bool | int | float | str, WrapValidator(_scalar)]
+"""A constant, a choice or a condition's value."""
 
 
 def _as_list(value: Any) -> Any:
@@ -86,7 +108,7 @@ class _Param(BaseModel):
 class Range(_Param):
     """A numeric interval ``[low, high]``; both ends included for integers."""
 
-    bounds: tuple[float, float]
+    bounds: tuple[FiniteFloat, FiniteFloat]
 
     @model_validator(mode="after")
     def _check_bounds(self) -> Range:
@@ -142,8 +164,8 @@ class Uniform(Range):
     """Floats in ``[low, high]``; with ``step``, only ``low + k * step`` (quantized)."""
 
     kind: ClassVar[str] = "uniform"
-    bounds: tuple[float, float] = Field(alias="uniform")
-    step: float | None = None
+    bounds: tuple[FiniteFloat, FiniteFloat] = Field(alias="uniform")
+    step: FiniteFloat | None = None
 
     @model_validator(mode="after")
     def _step_divides(self) -> Uniform:
@@ -169,7 +191,7 @@ class Uniform(Range):
 
 class LogUniform(Range):
     kind: ClassVar[str] = "loguniform"
-    bounds: tuple[float, float] = Field(alias="loguniform")
+    bounds: tuple[FiniteFloat, FiniteFloat] = Field(alias="loguniform")
     log: ClassVar[bool] = True
 
     def domain(self) -> Any:
@@ -189,8 +211,8 @@ class IntRange(Range):
     """Integers from low to high, both included (as in Optuna's ``suggest_int``), by ``step``."""
 
     kind: ClassVar[str] = "int"
-    bounds: tuple[int, int] = Field(alias="int")
-    step: int = Field(1, ge=1)
+    bounds: tuple[Int, Int] = Field(alias="int")
+    step: Int = Field(1, ge=1)
 
     @model_validator(mode="after")
     def _step_divides(self) -> IntRange:
@@ -217,7 +239,7 @@ class IntRange(Range):
 
 class LogInt(IntRange):
     kind: ClassVar[str] = "logint"
-    bounds: tuple[int, int] = Field(alias="logint")
+    bounds: tuple[Int, Int] = Field(alias="logint")
     step: Literal[1] = Field(1, description="Log-scale integers take no step.")
     log: ClassVar[bool] = True
 

@@ -6,6 +6,9 @@ from typing import Annotated
 
 import typer
 
+from tunefw.errors import RecipeError
+from tunefw.recipe_file import Verbatim
+
 DEFAULT_STORAGE = "./tunefw-results"
 
 SetOption = Annotated[
@@ -21,8 +24,10 @@ NameArg = Annotated[str, typer.Argument(help="The experiment's name.")]
 
 
 def recipe_overrides(set_: list[str], storage: str | None, name: str | None) -> list[str]:
-    """``--set`` overrides, with ``--storage`` and ``--name`` as the fields they override."""
-    overrides = list(set_)
-    overrides += [f"storage={storage}"] if storage else []
-    overrides += [f"name={name}"] if name else []
-    return overrides
+    """``--set`` overrides, then ``--storage`` and ``--name``: the fields they set, to the
+    exact strings given (``--name 123`` is the name "123"; a blank one is refused)."""
+    flags = {"storage": storage, "name": name}
+    for flag, value in flags.items():
+        if value is not None and not value.strip():
+            raise RecipeError(f"--{flag}: must not be empty")
+    return [*set_, *(Verbatim(key, value) for key, value in flags.items() if value is not None)]

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunefw.errors import PluginError
+from tunefw.numbers import FiniteFloat
 from tunefw.space import LogUniform, ParamSpec
 from tunefw.torch_target import TorchTarget
 
@@ -30,7 +31,7 @@ _NO_L1_SOLVERS = {"lbfgs", "newton-cg", "newton-cholesky", "sag"}
 class PenaltyParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    range: tuple[float, float] = Field(
+    range: tuple[FiniteFloat, FiniteFloat] = Field(
         (1e-6, 1e-1), description="[low, high] of the penalty's strength, searched on a log scale."
     )
     key: str = Field("", description="The config key of the strength; the plugin's name if empty.")

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunefw.errors import PluginError
+from tunefw.numbers import FiniteFloat
 from tunefw.space import ParamSpec, Uniform
 from tunefw_plugins.regularization._torch_only import torch_target
 
@@ -23,7 +24,9 @@ class Dropout:
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        range: tuple[float, float] = Field((0.0, 0.5), description="[low, high] of the rate.")
+        range: tuple[FiniteFloat, FiniteFloat] = Field(
+            (0.0, 0.5), description="[low, high] of the rate."
+        )
         key: str = "dropout"
 
         @model_validator(mode="after")

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunefw.numbers import FiniteFloat, Int
 from tunefw.space import Constant, ParamSpec
 from tunefw.torch_target import EarlyStopping as Rule
 from tunefw_plugins.regularization._torch_only import torch_target
@@ -24,8 +25,8 @@ class EarlyStopping:
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        patience: int = Field(3, ge=1, description="Epochs without improvement before stopping.")
-        min_delta: float = Field(0.0, ge=0, description="The smallest change that counts.")
+        patience: Int = Field(3, ge=1, description="Epochs without improvement before stopping.")
+        min_delta: FiniteFloat = Field(0.0, ge=0, description="The smallest change that counts.")
 
     def __init__(self, params: Params) -> None:
         self.params = params

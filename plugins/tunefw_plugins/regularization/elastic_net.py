@@ -7,12 +7,15 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from tunefw.numbers import FiniteFloat
 from tunefw.space import ParamSpec, Uniform
 from tunefw_plugins.regularization._penalty import Penalty, PenaltyParams
 
 
 class ElasticNetParams(PenaltyParams):
-    l1_ratio: tuple[float, float] = Field((0.05, 0.95), description="[low, high] of the L1 share.")
+    l1_ratio: tuple[FiniteFloat, FiniteFloat] = Field(
+        (0.05, 0.95), description="[low, high] of the L1 share."
+    )
 
     @model_validator(mode="after")
     def _ratio_in_unit_interval(self) -> ElasticNetParams:

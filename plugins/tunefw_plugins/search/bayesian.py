@@ -15,6 +15,7 @@ from typing import Literal
 from optuna.samplers import GPSampler, TPESampler
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunefw.numbers import Int
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.space import ParamSpec
 from tunefw_plugins.search._optuna import optuna_plan, refuse_conditional
@@ -25,12 +26,12 @@ class BayesianSearch:
         model_config = ConfigDict(extra="forbid")
 
         sampler: Literal["tpe", "gp"] = "tpe"
-        n_startup_trials: int = Field(10, ge=0, description="Random trials before the model.")
+        n_startup_trials: Int = Field(10, ge=0, description="Random trials before the model.")
         multivariate: bool | None = Field(
             None, description="TPE: model the parameters jointly; Optuna's default if unset."
         )
         group: bool = Field(True, description="TPE: model conditional subspaces separately.")
-        n_ei_candidates: int = Field(24, ge=1, description="TPE: candidates per suggestion.")
+        n_ei_candidates: Int = Field(24, ge=1, description="TPE: candidates per suggestion.")
         constant_liar: bool | None = Field(
             None, description="TPE: avoid duplicate suggestions in flight; on when concurrent."
         )

@@ -13,6 +13,7 @@ from optuna.samplers import CmaEsSampler
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunefw.errors import RecipeError, SpaceError
+from tunefw.numbers import FiniteFloat, Int
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.space import Choice, ParamSpec
 from tunefw_plugins.search._optuna import optuna_plan, refuse_conditional, refuse_multi_objective
@@ -22,11 +23,11 @@ class CmaEsSearch:
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        sigma0: float | None = Field(
+        sigma0: FiniteFloat | None = Field(
             None, gt=0, description="Initial step size; a sixth of the range by default."
         )
-        popsize: int | None = Field(None, ge=2, description="Population per generation.")
-        n_startup_trials: int = Field(1, ge=0)
+        popsize: Int | None = Field(None, ge=2, description="Population per generation.")
+        n_startup_trials: Int = Field(1, ge=0)
         restart_strategy: Literal["ipop", "bipop"] | None = None
         use_separable_cma: bool = False
         with_margin: bool = Field(True, description="Keep integer parameters from collapsing.")

@@ -13,6 +13,7 @@ from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from tunefw.errors import SpaceError
+from tunefw.numbers import Int
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.space import Constant, ParamSpec, conditional
 
@@ -24,7 +25,7 @@ class GridSearch:
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        points: int | None = Field(
+        points: Int | None = Field(
             None, ge=2, description="Values per continuous range (and per integer range, if set)."
         )
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from optuna.samplers import NSGAIISampler
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunefw.numbers import FiniteFloat, Int
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.space import ParamSpec
 from tunefw_plugins.search._optuna import optuna_plan
@@ -20,10 +21,10 @@ class Nsga2Search:
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        population_size: int = Field(20, ge=2, description="Trials per generation.")
-        mutation_prob: float | None = Field(None, ge=0, le=1)
-        crossover_prob: float = Field(0.9, ge=0, le=1)
-        swapping_prob: float = Field(0.5, ge=0, le=1)
+        population_size: Int = Field(20, ge=2, description="Trials per generation.")
+        mutation_prob: FiniteFloat | None = Field(None, ge=0, le=1)
+        crossover_prob: FiniteFloat = Field(0.9, ge=0, le=1)
+        swapping_prob: FiniteFloat = Field(0.5, ge=0, le=1)
 
     def __init__(self, params: Params) -> None:
         self.params = params

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
+from tunefw.numbers import FiniteFloat, Int
 from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
@@ -34,13 +35,13 @@ class LinearParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: Literal["regression", "classification"] = "regression"
-    l2: float = Field(1e-3, ge=0, description="The L2 penalty, unless the space searches it.")
+    l2: FiniteFloat = Field(1e-3, ge=0, description="The L2 penalty, unless the space searches it.")
     l2_per: Literal["global", "feature"] = Field(
         "global", description="One L2 coefficient, or one per input feature."
     )
     optimizer: Literal["lbfgs", "adam"] = "lbfgs"
-    lr: float = Field(1.0, gt=0, description="L-BFGS step (1 is usual) or Adam's rate.")
-    epochs: int = Field(20, ge=1, description="Full-batch steps (L-BFGS: up to 20 iterations).")
+    lr: FiniteFloat = Field(1.0, gt=0, description="L-BFGS step (1 is usual) or Adam's rate.")
+    epochs: Int = Field(20, ge=1, description="Full-batch steps (L-BFGS: up to 20 iterations).")
     standardize: bool = True
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunefw.numbers import FiniteFloat, Seed
 from tunefw_plugins.validation._splitter import SplitterStrategy
 
 
@@ -13,9 +14,9 @@ class Holdout(SplitterStrategy):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        fraction: float = Field(0.2, gt=0, lt=1, description="Share of rows held out.")
+        fraction: FiniteFloat = Field(0.2, gt=0, lt=1, description="Share of rows held out.")
         stratify: bool = False
-        seed: int = 0
+        seed: Seed = 0
 
     def splitter(self) -> Any:
         # Imported here: holdout is the default strategy, and a recipe without data (a

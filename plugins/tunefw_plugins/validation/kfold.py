@@ -18,6 +18,7 @@ from sklearn.model_selection import (
 )
 
 from tunefw.errors import PluginError
+from tunefw.numbers import Int, Seed
 from tunefw.protocols import Dataset, Split
 from tunefw_plugins.validation._splitter import SplitterStrategy
 
@@ -25,9 +26,9 @@ from tunefw_plugins.validation._splitter import SplitterStrategy
 class KFoldParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    folds: int = Field(5, ge=2)
+    folds: Int = Field(5, ge=2)
     shuffle: bool = True
-    seed: int = 0
+    seed: Seed = 0
 
 
 class KFoldCV(SplitterStrategy):
@@ -53,7 +54,7 @@ class GroupKFoldCV(SplitterStrategy):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        folds: int = Field(5, ge=2)
+        folds: Int = Field(5, ge=2)
 
     def splitter(self) -> Any:
         return GroupKFold(n_splits=self.params.folds)
@@ -73,10 +74,10 @@ class RepeatedKFoldCV(SplitterStrategy):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        folds: int = Field(5, ge=2)
-        repeats: int = Field(2, ge=1)
+        folds: Int = Field(5, ge=2)
+        repeats: Int = Field(2, ge=1)
         stratify: bool = False
-        seed: int = 0
+        seed: Seed = 0
 
     def splitter(self) -> Any:
         p = self.params

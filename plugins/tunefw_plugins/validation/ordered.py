@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.model_selection import LeaveOneOut, TimeSeriesSplit
 
+from tunefw.numbers import Int
 from tunefw_plugins.validation._splitter import SplitterStrategy
 
 
@@ -16,10 +17,10 @@ class TimeSeriesCV(SplitterStrategy):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        folds: int = Field(5, ge=2)
-        gap: int = Field(0, ge=0, description="Rows left out between train and validation.")
-        max_train_size: int | None = Field(None, ge=1)
-        test_size: int | None = Field(None, ge=1)
+        folds: Int = Field(5, ge=2)
+        gap: Int = Field(0, ge=0, description="Rows left out between train and validation.")
+        max_train_size: Int | None = Field(None, ge=1)
+        test_size: Int | None = Field(None, ge=1)
 
     def splitter(self) -> Any:
         p = self.params

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tunefw import registry
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
+from tunefw.numbers import FiniteFloat, Int
 from tunefw.protocols import Dataset, Regularizer, SearchPlan, SearchSettings, Split
 from tunefw.space import LogUniform, ParamSpec, Range, Uniform
 from tunefw_plugins.search.hypergradient.bilevel import OuterSettings, Scale, run_bilevel
@@ -35,16 +36,18 @@ class HypergradientSearch:
         gradient: list[str] | None = Field(
             None, description="Parameters to follow; every differentiable continuous one if unset."
         )
-        steps: int = Field(50, ge=1, description="Outer (hyperparameter) steps per trial.")
-        lr: float = Field(0.5, gt=0, description="Adam's step on the (log) hyperparameters.")
-        decay: float = Field(0.95, gt=0, le=1, description="Outer learning rate decay per step.")
-        inner_steps: int | None = Field(
+        steps: Int = Field(50, ge=1, description="Outer (hyperparameter) steps per trial.")
+        lr: FiniteFloat = Field(0.5, gt=0, description="Adam's step on the (log) hyperparameters.")
+        decay: FiniteFloat = Field(
+            0.95, gt=0, le=1, description="Outer learning rate decay per step."
+        )
+        inner_steps: Int | None = Field(
             None, ge=1, description="Training steps between outer steps; the trainable's if unset."
         )
         inverse: Literal["cg", "neumann"] = Field("cg", description="Inverse-Hessian method.")
-        inverse_steps: int = Field(10, ge=1, description="CG iterations or Neumann terms.")
-        neumann_alpha: float = Field(0.01, gt=0)
-        damping: float = Field(0.0, ge=0, description="Added to the Hessian's diagonal.")
+        inverse_steps: Int = Field(10, ge=1, description="CG iterations or Neumann terms.")
+        neumann_alpha: FiniteFloat = Field(0.01, gt=0)
+        damping: FiniteFloat = Field(0.0, ge=0, description="Added to the Hessian's diagonal.")
 
     def __init__(self, params: Params) -> None:
         self.params = params
