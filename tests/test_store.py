@@ -13,6 +13,7 @@ from tunefw.errors import StoreError
 from tunefw.objective import Objective
 from tunefw.store import columns as col
 from tunefw.store.layout import (
+    FORMAT,
     ExperimentLocation,
     Storage,
     find_experiment,
@@ -144,8 +145,9 @@ def test_an_interrupted_write_leaves_no_part(location):
 def test_experiments_are_found_by_their_manifest(tmp_path):
     storage = Storage.open(str(tmp_path))
     (tmp_path / "exp").mkdir()
-    write_json(storage, f"{storage.root}/exp/manifest.json", {"status": "completed"})
+    write_json(storage, f"{storage.root}/exp/manifest.json", {"format": FORMAT})
     (tmp_path / "not-an-experiment").mkdir()
+    (tmp_path / "not-an-experiment" / "manifest.json").write_text('{"status": "completed"}')
     assert storage.experiments() == ["exp"]
     assert find_experiment(storage, "exp").name == "exp"
     with pytest.raises(StoreError, match=r"no experiment 'other' in .* \(known: exp\)"):

@@ -23,13 +23,14 @@ def open_results(
     """Every stored result of experiment ``name``, as a pyarrow Table.
 
     ``columns`` and ``where`` (e.g. ``"accuracy > 0.9 and kernel == rbf"``) are pushed down
-    into the Parquet scan; columns may omit their ``config.``/``metric.`` prefix.
+    into the Parquet scan; columns may omit their ``config.``/``metric.`` prefix. Parts that
+    cannot be read are skipped with a warning on the ``tunefw`` logger.
     """
     location = find_experiment(Storage.open(storage), name)
     parts = scan_parts(location)
     available = parts.schema.names
     wanted = None if columns is None else [resolve_column(c, available, "columns") for c in columns]
-    expression = None if where is None else parse_where(where, available)[0]
+    expression = None if where is None else parse_where(where, parts.schema)
     return read_results(location, wanted, expression, parts)
 
 

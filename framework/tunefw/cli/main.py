@@ -1,13 +1,17 @@
 """Entry point: wires the command groups and maps known errors to one line and exit 2.
 
-Set ``TUNEFW_DEBUG=1`` to see the traceback of any error.
+Warnings on the ``tunefw`` logger (a results part skipped, a damaged experiment left out of
+a listing) are shown as one ``warning:`` line each on stderr. Set ``TUNEFW_DEBUG=1`` to see
+the traceback of any error.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -79,6 +83,29 @@ def _fail(console: Console, message: str, code: int) -> int:
     return code
 
 
+class _WarningLines(logging.Handler):
+    """Each warning record as one ``warning:`` line on the console."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.WARNING)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = Text.assemble(("warning: ", "bold yellow"), record.getMessage())
+        self.console.print(line, soft_wrap=True)
+
+
+@contextmanager
+def _warnings_shown(console: Console) -> Iterator[None]:
+    logger = logging.getLogger("tunefw")
+    handler = _WarningLines(console)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns (and exits with) the process exit code."""
     console = Console(stderr=True)
@@ -86,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        result = command.main(args, prog_name="tunefw", standalone_mode=False)
+        with _warnings_shown(console):
+            result = command.main(args, prog_name="tunefw", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: unknown flag, missing argument...
         if debug:
             raise

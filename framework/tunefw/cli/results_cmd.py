@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 from enum import Enum
 from pathlib import Path
@@ -22,7 +23,7 @@ from tunefw.cli.run_output import nested_line
 from tunefw.errors import StoreError
 from tunefw.objective import Objective
 from tunefw.store import columns as col
-from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
+from tunefw.store.layout import ExperimentLocation, Storage, find_experiment, first_line
 from tunefw.store.manifest import load_manifest, objective_of
 from tunefw.store.query import parse_where, resolve_column
 from tunefw.store.ranking import (
@@ -36,6 +37,8 @@ from tunefw.store.ranking import (
 from tunefw.store.reader import final_rows, read_results, scan_parts
 
 STAGE = "stage"
+
+log = logging.getLogger(__name__)
 
 
 class Format(str, Enum):
@@ -78,11 +81,11 @@ def results(
         table = _stages_table(location.storage, stages, all_rows)
         available = table.column_names
         if where is not None:
-            table = table.filter(parse_where(where, available)[0])
+            table = table.filter(parse_where(where, table.schema))
     else:
         parts = scan_parts(location)
         available = parts.schema.names
-        expression = None if where is None else parse_where(where, available)[0]
+        expression = None if where is None else parse_where(where, parts.schema)
         if all_rows:  # the filter is pushed down into the scan
             table = read_results(location, where=expression, parts=parts)
         else:  # trials are filtered by their final row, not by any row they reported
@@ -101,12 +104,20 @@ def results(
 
 
 def _stages_table(store: Storage, stages: list[dict[str, Any]], all_rows: bool) -> pa.Table:
-    """Every stage's rows (final rows unless ``all_rows``), with a ``stage`` column."""
-    tables = []
+    """Every stage's rows (final rows unless ``all_rows``), with a ``stage`` column; a stage
+    whose columns clash with the earlier stages' is skipped, and named."""
+    tables: list[pa.Table] = []
     for stage in stages:
-        table = read_results(ExperimentLocation(store, stage["experiment"]))
+        table = read_results(find_experiment(store, stage["experiment"]))
         table = table if all_rows else final_rows(table)
-        tables.append(table.append_column(STAGE, pa.array([stage["stage"]] * table.num_rows)))
+        table = table.append_column(STAGE, pa.array([stage["stage"]] * table.num_rows))
+        try:
+            pa.unify_schemas([t.schema for t in (*tables, table)], promote_options="permissive")
+        except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+            name, experiment = stage["stage"], stage["experiment"]
+            log.warning("skipped stage %s (%s): %s", name, experiment, first_line(exc))
+            continue
+        tables.append(table)
     return pa.concat_tables(tables, promote_options="permissive")
 
 

@@ -19,11 +19,10 @@ import pyarrow as pa
 from tunefw.errors import StoreError
 from tunefw.objective import Objective
 from tunefw.plugins import resolve
-from tunefw.recipe_file import validate_recipe
 from tunefw.space import Constant, ParamSpec
 from tunefw.store import columns as col
 from tunefw.store.layout import Storage, find_experiment
-from tunefw.store.manifest import Manifest, load_manifest, objective_of
+from tunefw.store.manifest import Manifest, load_manifest, objective_of, recipe_of
 from tunefw.store.reader import config_of, final_rows, read_results
 
 
@@ -91,7 +90,7 @@ def load_experiment(storage: str, name: str) -> StoredExperiment:
     location = find_experiment(Storage.open(storage), name)
     manifest = load_manifest(location)
     objective = objective_of(manifest)
-    space = resolve(validate_recipe(manifest["recipe"], f"{name}/manifest.json")).space
+    space = resolve(recipe_of(location, manifest)).space
     rows = read_results(location)
     if rows.num_rows == 0:
         raise StoreError(f"{name}: no trial has reported a result yet")

@@ -2,6 +2,7 @@
 
 Run at the end of every run. The compacted part is written whole before any old part is
 deleted, so a crash in between leaves duplicates that readers already resolve, never a loss.
+Only the parts read into it are deleted: a damaged part stays, for its owner to look at.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, write_atomic
-from tunefw.store.reader import read_results, scan_parts
+from tunefw.store.reader import deduplicate, read_parts, scan_parts
 
 
 def compact(location: ExperimentLocation) -> bool:
@@ -21,9 +22,10 @@ def compact(location: ExperimentLocation) -> bool:
     if not parts.paths or parts.compacted:
         return False
     metadata = {col.SCHEMA_VERSION_KEY: col.SCHEMA_VERSION.encode(), col.UNIQUE_KEYS_KEY: b"true"}
-    table = read_results(location, parts=parts).replace_schema_metadata(metadata)
+    rows, read = read_parts(location, parts)
+    table = deduplicate(rows).replace_schema_metadata(metadata)
     name = f"{location.results_dir}/part-{secrets.token_hex(4)}-compacted.parquet"
     write_atomic(location.storage, name, lambda out: pq.write_table(table, out))
-    for path in parts.paths:
+    for path in read:
         location.storage.fs.delete_file(path)
     return True

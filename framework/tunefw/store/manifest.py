@@ -1,4 +1,8 @@
-"""A run's manifest: the recipe as run, the versions that ran it, its times and status."""
+"""A run's manifest: the recipe as run, the versions that ran it, its times and status.
+
+Its ``format`` marks the directory as tunefw's (see ``layout.classify``); ``load_manifest``
+checks the fields tunefw reads (``manifest_fields``) before any command uses them.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,23 @@ from typing import Any
 import ray
 
 from tunefw import __version__, registry
-from tunefw.errors import StoreError
+from tunefw.errors import RecipeError, StoreError
 from tunefw.objective import Objective
 from tunefw.plugins import ResolvedPlugins
 from tunefw.recipe import Recipe
+from tunefw.recipe_file import validate_recipe
 from tunefw.store.columns import SCHEMA_VERSION
-from tunefw.store.layout import ExperimentLocation, read_json, write_json
+from tunefw.store.layout import (
+    FORMAT,
+    MANIFEST,
+    ExperimentLocation,
+    first_line,
+    manifest_problem,
+    read_json,
+    reason,
+    write_json,
+)
+from tunefw.store.manifest_fields import check_manifest
 
 Manifest = dict[str, Any]
 
@@ -44,6 +59,7 @@ def new_manifest(
 ) -> Manifest:
     """The manifest of an experiment about to start."""
     return {
+        "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "experiment": location.name,
         "storage": location.storage.display,
@@ -74,11 +90,32 @@ def write_manifest(location: ExperimentLocation, manifest: Manifest) -> None:
 
 
 def load_manifest(location: ExperimentLocation) -> Manifest:
+    """The experiment's manifest; a one-line ``StoreError`` naming the file (and the field) if
+    it is unreadable, not tunefw's, or wrong in a field tunefw reads."""
+    source = f"{location.shown}/{MANIFEST}"
     try:
-        manifest: Manifest = read_json(location.storage, location.manifest_path)
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{location.name}: cannot read the manifest: {exc}") from None
+        data = read_json(location.storage, location.manifest_path)
+    except OSError as exc:
+        raise StoreError(f"{source}: cannot read it: {reason(exc)}") from None
+    except ValueError as exc:
+        raise StoreError(f"{source}: not JSON: {first_line(exc)}") from None
+    problem = manifest_problem(data, location.name)
+    if problem is not None:
+        raise StoreError(f"{location.shown} is not a tunefw experiment: {problem}")
+    check_manifest(data, source)
+    manifest: Manifest = data
     return manifest
+
+
+def recipe_of(location: ExperimentLocation, manifest: Manifest) -> Recipe:
+    """The recipe an experiment ran, validated; one line naming the manifest if it is not
+    valid (any more)."""
+    try:
+        return validate_recipe(manifest["recipe"], f"{location.shown}/{MANIFEST}: recipe")
+    except RecipeError as exc:
+        lines = str(exc).splitlines()
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise StoreError(lines[0] + more) from None
 
 
 def stamp(

@@ -37,7 +37,10 @@ class BestTrial:
 
 
 def _metric(row: dict[str, Any], name: str) -> Any:
-    return row.get(col.METRIC_PREFIX + name)
+    """The row's value of metric ``name``, or None if it reported none or no number (a
+    store's column may hold text)."""
+    value = row.get(col.METRIC_PREFIX + name)
+    return value if isinstance(value, (int, float)) else None
 
 
 def feasible(row: dict[str, Any], objective: Objective) -> bool:
