@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow.dataset as pads
 import pytest
 
-from tunefw.cluster import local
+from tunefw.cluster import local, processes
 from tunefw.store import columns as col
 
 from .conftest import DATA, REPO
@@ -73,7 +73,7 @@ def final_rows(storage: Path, name: str) -> list[dict[str, object]]:
 
 
 def test_every_node_listens_on_loopback_only_and_status_sees_them(cluster, client):
-    ours = {pid for node in cluster.nodes for pid in local.group_members(node.pid)}
+    ours = {pid for node in cluster.nodes for pid in processes.group_members(node.pid)}
     listing = subprocess.run(["ss", "-ltnuH", "-p"], capture_output=True, text=True, check=True)
     addresses = {
         line.split()[4].rsplit(":", 1)[0]
@@ -280,7 +280,7 @@ def progress(markers: Path) -> dict[str, tuple[str, int]]:
 
 
 def raylet_of(node: local.NodeProcess) -> int:
-    for pid in local.group_members(node.pid):
+    for pid in processes.group_members(node.pid):
         try:
             if Path(f"/proc/{pid}/comm").read_text().strip() == "raylet":
                 return pid

@@ -9,25 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tunefw.errors import RecipeError
-from tunefw.imports import import_object
+from tunefw.errors import RecipeError, describe, first_line
+from tunefw.imports import import_callable
 from tunefw.protocols import Dataset, Split, ValidationStrategy
 from tunefw.recipe import DataSection
+from tunefw.user_code import call_user
 
 
 def load_data(section: DataSection) -> Dataset:
     """Call the loader and normalise what it returns to a ``Dataset``.
 
     Accepted: a ``Dataset``, ``(X, y)``, ``(X, y, groups)``, or a scikit-learn ``Bunch``.
+    Whatever the loader raises or exits with is one line naming it (``tunefw.user_code``).
     """
     loader = section.loader
-    fn = import_object(loader, "data.loader")
-    try:
-        out: Any = fn(**section.params)
-    except RecipeError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RecipeError(f"data: {loader} failed: {type(exc).__name__}: {exc}") from None
+    fn = import_callable(loader, "data.loader")
+    out: Any = call_user("data.loader", loader, fn, **section.params)
     if isinstance(out, Dataset):
         return out
     if hasattr(out, "data") and hasattr(out, "target"):
@@ -49,12 +46,13 @@ class SharedData:
 
 
 def share_data(section: DataSection | None, validation: ValidationStrategy) -> SharedData | None:
-    """Load and split the data; a splitter's refusal (more folds than rows...) names the field."""
+    """Load and split the data; a splitter's refusal (more folds than rows, rows that are no
+    array) names the field."""
     if section is None:
         return None
     data = load_data(section)
     try:
         splits = tuple(validation.splits(data))
-    except ValueError as exc:
-        raise RecipeError(f"validation: {exc}") from None
+    except (ValueError, TypeError) as exc:  # scikit-learn's TypeError: X or y is a scalar
+        raise RecipeError(f"validation: {first_line(exc) or describe(exc)}") from None
     return SharedData(data, splits)

@@ -4,31 +4,40 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from tunefw.errors import RecipeError
+from tunefw.user_code import call_user
 
 
 def import_object(path: str, field: str) -> Any:
-    """Import the object at ``path``; ``field`` names the recipe field in the error message."""
+    """Import the object at ``path``; ``field`` names the recipe field in the error message.
+
+    Importing runs the module's code, so whatever it raises or exits with is one line too.
+    """
     module_name, sep, attr = path.partition(":")
     if not sep:
         module_name, _, attr = path.rpartition(".")
     if not module_name or not attr:
         raise RecipeError(f"{field}: {path!r} is not an import path like 'package.module:name'")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise RecipeError(f"{field}: cannot import {module_name!r}: {exc}") from exc
-    obj: Any = module
+    obj: Any = call_user(field, f"importing {module_name!r}", importlib.import_module, module_name)
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise RecipeError(f"{field}: {module_name!r} has no attribute {attr!r}") from None
     return obj
+
+
+def import_callable(path: str, field: str) -> Callable[..., Any]:
+    """The function or class at ``path``; anything else (``math:pi``) is refused by name."""
+    obj = import_object(path, field)
+    if not callable(obj):
+        raise RecipeError(f"{field}: {path!r} is a {type(obj).__name__}, not callable")
+    fn: Callable[..., Any] = obj
+    return fn
 
 
 def recipe_import_paths(recipe_path: Path) -> list[str]:

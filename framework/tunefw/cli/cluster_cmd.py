@@ -67,8 +67,13 @@ def up(
 def down(directory: DirOption = DEFAULT_DIR) -> None:
     """Stop the nodes `up` started, and only those."""
     stopped = local.down(directory)
-    message = f"stopped {', '.join(stopped)}" if stopped else "no local cluster was running"
-    Console().print(message, highlight=False)
+    console = Console()
+    for node in stopped.reused:
+        console.print(
+            f"{node.name}: pid {node.pid} is another process now; not signalled", highlight=False
+        )
+    names = ", ".join(stopped.nodes)
+    console.print(f"stopped {names}" if names else "no local cluster was running", highlight=False)
 
 
 @local_app.command("status")
@@ -81,6 +86,8 @@ def status(directory: DirOption = DEFAULT_DIR) -> None:
     table = Table("node", "pid", "process", "CPUs", "GPUs", "resources")
     for node in cluster.nodes:
         state = "[green]running[/]" if node.running() else "[red]stopped[/]"
+        if node.pid_reused():
+            state += " (pid now another process)"
         table.add_row(node.name, str(node.pid), state, f"{node.num_cpus:g}",
                       f"{node.num_gpus:g}", json.dumps(node.resources))  # fmt: skip
     console = Console()

@@ -5,6 +5,10 @@ A head and N worker nodes, each one ``ray start --block`` in a process group of 
 on 127.0.0.1, and token authentication is on with a token of the cluster's own, kept in its
 directory. Worker nodes may declare GPUs they do not have (``--num-gpus``), so GPU scheduling
 and packing can be exercised on a machine without one.
+
+``cluster.json`` is not trusted: a pid in it is signalled only while it is still the ``ray start``
+``up`` launched (same start time, same command line), and the temporary directory it names is
+removed only if it holds the marker ``up`` wrote there. Linux only: both checks read /proc.
 """
 
 from __future__ import annotations
@@ -25,42 +29,66 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tunefw.cluster import processes
 from tunefw.errors import TunefwError
+from tunefw.validation_errors import error_lines
 
 STATE_FILE = "cluster.json"
+#: Written by ``up`` into the temporary directory it makes, holding the cluster's id.
+MARKER_FILE = ".tunefw-local-cluster"
+#: Every process of a node inherits the cluster's id in this variable.
+ID_ENV = "TUNEFW_LOCAL_CLUSTER"
 #: The Ray node label that names each node ("head", "worker-1"...).
 NODE_LABEL = "tunefw-node"
 TOKEN_FILE = "auth_token"
 #: Variables that would point a node at another cluster or another token.
 FOREIGN_ENV = ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
+#: What every node's command line holds after the interpreter: the ``ray start`` launcher.
+LAUNCHER = ["-m", "tunefw.cluster.ray_node", "start"]
 
 
 class NodeProcess(BaseModel):
-    """One ``ray start --block`` this cluster started: the leader of its process group."""
+    """One ``ray start --block`` this cluster started: the leader of its process group, known by
+    its pid, start time and command line together (a pid alone may since name another process)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str
-    pid: int
+    pid: int = Field(gt=1)  # 0, -1 and 1 would signal this process's group, every process, init
+    started: int = Field(ge=0, description="Clock ticks after boot: /proc/PID/stat field 22.")
+    command: list[str]
     log: str
     num_cpus: float
     num_gpus: float
     resources: dict[str, float]
 
+    @field_validator("command")
+    @classmethod
+    def _is_launcher(cls, command: list[str]) -> list[str]:
+        if command[1:4] != LAUNCHER:
+            raise ValueError("not the `ray start` launcher that `up` runs")
+        return command
+
     def running(self) -> bool:
-        """Whether any process of the node's group is alive."""
-        if not Path("/proc").is_dir():
-            try:
-                os.killpg(self.pid, 0)
-            except ProcessLookupError:
-                return False
-            return True
-        return bool(group_members(self.pid))
+        """Whether the pid is still this node's ``ray start``: same start time, same command."""
+        return (
+            processes.start_time(self.pid) == self.started
+            and processes.command_line(self.pid) == self.command
+        )
+
+    def pid_reused(self) -> bool:
+        """Whether the pid now names another process, which nothing here may signal."""
+        return not self.running() and processes.start_time(self.pid) is not None
 
 
 class LocalCluster(BaseModel):
     """What ``up`` started, saved in the cluster's directory for ``status`` and ``down``."""
 
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    cluster_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     directory: str
     address: str
     dashboard: str
@@ -75,6 +103,13 @@ class LocalCluster(BaseModel):
     def token(self) -> str:
         return Path(self.token_path).read_text().strip()
 
+    def made_temp_dir(self) -> bool:
+        """Whether ``temp_dir`` is the one ``up`` made for this cluster: it holds the marker."""
+        try:
+            return (Path(self.temp_dir) / MARKER_FILE).read_text() == self.cluster_id
+        except (OSError, UnicodeDecodeError):
+            return False
+
 
 @dataclass(frozen=True)
 class WorkerSpec:
@@ -86,12 +121,29 @@ class WorkerSpec:
     resources: Mapping[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """What ``down`` did: the nodes it stopped, and those whose pid names another process now."""
+
+    nodes: list[str]
+    reused: list[NodeProcess]
+
+
 def load(directory: Path) -> LocalCluster | None:
-    """The cluster recorded in ``directory``, if any."""
+    """The cluster recorded in ``directory``, if any; a state file ``up`` did not write (corrupt,
+    from an older tunefw, edited) is one line naming it."""
     state = directory / STATE_FILE
     if not state.exists():
         return None
-    return LocalCluster.model_validate_json(state.read_text())
+    try:
+        return LocalCluster.model_validate_json(state.read_bytes())
+    except OSError as exc:
+        raise TunefwError(f"{state}: cannot read it: {exc.strerror}") from None
+    except ValidationError as exc:
+        raise TunefwError(
+            f"{state}: not a state file `tunefw cluster local up` wrote ({error_lines(exc)[0]}); "
+            "stop its nodes by hand if any run, then delete it"
+        ) from None
 
 
 def up(
@@ -104,7 +156,8 @@ def up(
     timeout_s: float = 120,
 ) -> LocalCluster:
     """Start a head and ``workers.count`` worker nodes; return once all have joined."""
-    directory.mkdir(parents=True, exist_ok=True)
+    if not processes.available():
+        raise TunefwError("tunefw cluster local: needs Linux (/proc tells its nodes from others)")
     existing = load(directory)
     if existing and any(node.running() for node in existing.nodes):
         raise TunefwError(
@@ -113,6 +166,7 @@ def up(
         )
     if existing:
         down(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     token_path = directory / TOKEN_FILE
     token_path.write_text(secrets.token_hex(32))
     token_path.chmod(0o600)
@@ -120,6 +174,7 @@ def up(
     gcs_port = port or _free_port()
     web_port = dashboard_port or _free_port()
     cluster = LocalCluster(
+        cluster_id=secrets.token_hex(16),
         directory=str(directory.resolve()),
         address=f"127.0.0.1:{gcs_port}",
         dashboard=f"http://127.0.0.1:{web_port}",
@@ -127,6 +182,8 @@ def up(
         temp_dir=tempfile.mkdtemp(prefix="tunefw-ray-"),  # short: Ray's socket paths live here
         nodes=[],
     )
+    (Path(cluster.temp_dir) / MARKER_FILE).write_text(cluster.cluster_id)
+    _save(cluster)  # from here on, down cleans up after a failed start
     head_flags = [
         "--head",
         f"--port={gcs_port}",
@@ -150,35 +207,37 @@ def up(
     return cluster
 
 
-def down(directory: Path, grace_s: float = 45) -> list[str]:
-    """Stop the nodes ``up`` started in ``directory`` (workers first); return their names."""
+def down(directory: Path, grace_s: float = 45) -> Stopped:
+    """Stop the nodes ``up`` started in ``directory`` (workers first), and remove what it made.
+
+    A node whose pid is no longer its ``ray start`` is gone, never signalled; of its group,
+    only processes that carry the cluster's id are killed. A temporary directory without the
+    marker of ``up`` refuses the whole command, before anything is signalled or removed.
+    """
     cluster = load(directory)
     if cluster is None:
-        return []
-    stopped = [node for node in reversed(cluster.nodes) if node.running()]
-    for node in stopped:
+        return Stopped([], [])
+    state = directory / STATE_FILE
+    temp_dir = Path(cluster.temp_dir)
+    if temp_dir.exists() and not cluster.made_temp_dir():
+        raise TunefwError(
+            f"{state}: temp_dir {temp_dir} has no {MARKER_FILE} of this cluster, so `up` did "
+            f"not make it; nothing stopped or removed (delete {state} if no cluster runs)"
+        )
+    ours = [node for node in reversed(cluster.nodes) if node.running()]
+    reused = [node for node in cluster.nodes if node.pid_reused()]
+    for node in ours:
         _signal(node.pid, signal.SIGTERM, group=False)  # ray start stops its node gracefully
         _wait_stopped(node, grace_s if node.name == "head" else grace_s / 3)
-    for node in cluster.nodes:  # whatever outlived its leader, the leader included
+    for node in ours:  # whatever outlived its leader, the leader included
         _signal(node.pid, signal.SIGKILL, group=True)
-    shutil.rmtree(cluster.temp_dir, ignore_errors=True)
-    (directory / STATE_FILE).unlink(missing_ok=True)
-    return [node.name for node in stopped]
-
-
-def group_members(group: int) -> list[int]:
-    """The live processes of process group ``group``, from /proc; zombies, which a
-    container's init may never reap, do not count."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z" and int(fields[2]) == group:
-                members.append(int(entry.name))
-    return members
+    for node in cluster.nodes:  # what is left of a node whose leader died before
+        for pid in processes.group_members(node.pid):
+            if processes.has_env(pid, ID_ENV, cluster.cluster_id):
+                _signal(pid, signal.SIGKILL, group=False)
+    shutil.rmtree(temp_dir, ignore_errors=True)
+    state.unlink(missing_ok=True)
+    return Stopped([node.name for node in ours], reused)
 
 
 def alive_nodes(cluster: LocalCluster) -> list[dict[str, object]]:
@@ -223,9 +282,7 @@ def _start(
     log = Path(cluster.directory) / "logs" / f"{name}.log"
     command = [
         sys.executable,
-        "-m",
-        "tunefw.cluster.ray_node",
-        "start",
+        *LAUNCHER,
         "--block",
         "--node-ip-address=127.0.0.1",
         f"--temp-dir={cluster.temp_dir}/{name}",
@@ -238,14 +295,20 @@ def _start(
         *flags,
     ]
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
-    env |= cluster.client_env()
+    env |= cluster.client_env() | {ID_ENV: cluster.cluster_id}
     with log.open("w") as out:
         process = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
+    started = processes.start_time(process.pid)  # Popen returns once the command runs
+    if started is None:
+        process.wait()
+        raise _stopped_while_starting(name, str(log))
     node = NodeProcess(
         name=name,
         pid=process.pid,
+        started=started,
+        command=command,
         log=str(log),
         num_cpus=cpus,
         num_gpus=gpus,
@@ -260,10 +323,7 @@ def _wait_for_nodes(cluster: LocalCluster, count: int, timeout_s: float) -> None
     while True:
         for node in cluster.nodes:
             if not node.running():
-                raise TunefwError(
-                    f"local cluster: the {node.name} node stopped while starting "
-                    f"({_last_line(node.log)}); see {node.log}"
-                )
+                raise _stopped_while_starting(node.name, node.log)
         if alive_count(cluster) >= count:
             return
         if time.monotonic() > deadline:
@@ -274,9 +334,16 @@ def _wait_for_nodes(cluster: LocalCluster, count: int, timeout_s: float) -> None
         time.sleep(0.5)
 
 
+def _stopped_while_starting(name: str, log: str) -> TunefwError:
+    return TunefwError(
+        f"local cluster: the {name} node stopped while starting ({_last_line(log)}); see {log}"
+    )
+
+
 def _wait_stopped(node: NodeProcess, timeout_s: float) -> None:
+    """Wait until no process of the node's group is left, or ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
-    while node.running() and time.monotonic() < deadline:
+    while processes.group_members(node.pid) and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):  # reap it if it is this process's child
             os.waitpid(node.pid, os.WNOHANG)
         time.sleep(0.2)

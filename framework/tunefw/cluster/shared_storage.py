@@ -33,8 +33,13 @@ def check_shared_storage(location: ExperimentLocation, timeout_s: float = 120) -
     if len(nodes) < 2:
         return
     token = secrets.token_hex(8)
-    marker = Path(location.path) / f".shared-check-{token}"
-    marker.write_text(token)
+    root = Path(location.storage.root)  # not the experiment's directory: it is not made yet
+    marker = root / f".shared-check-{token}.tmp"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        marker.write_text(token)
+    except OSError as exc:
+        raise StoreError(f"storage: cannot write to {root}: {exc.strerror}") from None
     try:
         probes = [
             _sees.options(

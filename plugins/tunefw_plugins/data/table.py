@@ -11,6 +11,7 @@ small, but a final estimate belongs on a held-out file.
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +21,49 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from tunefw.errors import RecipeError
+from tunefw.errors import RecipeError, describe, printable
 from tunefw.protocols import Dataset
+
+#: How much of a CSV or TSV file is checked for text before pyarrow parses it.
+SNIFF_BYTES = 64 * 1024
 
 
 def read_table(path: str) -> pa.Table:
+    """The table at ``path``; a file that is no table (binary, another encoding, corrupt) is
+    one line naming it, quoting none of its bytes."""
     file = Path(path)
     if not file.is_file():
         raise RecipeError(f"data.params.path: {path}: file not found")
-    if file.suffix == ".parquet":
-        return pq.read_table(file)
-    options = pacsv.ParseOptions(delimiter="\t" if file.suffix == ".tsv" else ",")
-    return pacsv.read_csv(file, parse_options=options)
+    try:
+        if file.suffix == ".parquet":
+            return pq.read_table(file)
+        if not _is_text(path):
+            raise RecipeError(
+                f"data.params.path: {path}: not UTF-8 text (a binary file?); a table is CSV or "
+                "TSV in UTF-8, or Parquet"
+            )
+        options = pacsv.ParseOptions(delimiter="\t" if file.suffix == ".tsv" else ",")
+        return pacsv.read_csv(file, parse_options=options)
+    except (pa.ArrowException, OSError) as exc:
+        raise RecipeError(
+            f"data.params.path: {path}: cannot read it as a table: {describe(exc)}"
+        ) from None
+
+
+def _is_text(path: str) -> bool:
+    """Whether the file's start (decompressed, for ``.csv.gz`` and the like) is UTF-8 text."""
+    with pa.input_stream(path, compression="detect") as stream:
+        head = stream.read(SNIFF_BYTES)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head)  # a character cut at the end is fine
+    except UnicodeDecodeError:
+        return False
+    return b"\0" not in head
 
 
 def _column(table: pa.Table, name: str, field: str, path: str) -> np.ndarray:
     if name not in table.column_names:
-        columns = ", ".join(table.column_names)
+        columns = printable(", ".join(table.column_names))
         raise RecipeError(f"{field}: {path} has no column {name!r}; columns: {columns}")
     return table.column(name).to_numpy(zero_copy_only=False)
 

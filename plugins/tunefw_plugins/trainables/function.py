@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
-from tunefw.imports import import_object
+from tunefw.imports import import_callable
 from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
@@ -40,15 +40,14 @@ class FunctionTrainable:
         metrics: Mapping[str, str],
         regularizers: Sequence[Regularizer],
     ) -> None:
-        if not callable(import_object(self.params.function, "trainable.function")):
-            raise RecipeError(f"trainable.function: {self.params.function!r} is not callable")
+        import_callable(self.params.function, "trainable.function")
         declared = self.params.metrics
         if declared is not None:
             listed = f"trainable.metrics: {', '.join(declared)}"
             check_reported(metrics, declared.__contains__, "the trainable", listed)
 
     def run(self, ctx: TrialContext) -> None:
-        fn = import_object(self.params.function, "trainable.function")
+        fn = import_callable(self.params.function, "trainable.function")
         out: Any = fn(dict(ctx.config), ctx)
         if isinstance(out, Mapping):
             ctx.report(out)

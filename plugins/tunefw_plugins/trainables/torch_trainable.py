@@ -14,7 +14,9 @@ import fnmatch
 import functools
 import inspect
 import io
+import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -26,8 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from tunefw.context import TrialContext
-from tunefw.errors import RecipeError
-from tunefw.imports import import_object
+from tunefw.errors import RecipeError, describe, printable
+from tunefw.imports import import_callable
+from tunefw.numbers import FiniteFloat, Int
 from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
@@ -48,11 +51,11 @@ class TorchParams(BaseModel):
     model: str = Field("mlp", description="'mlp', 'cnn', or an import path 'module:factory'.")
     model_params: dict[str, Any] = Field(default_factory=dict)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = Field(1e-3, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1, description="For sgd.")
-    batch_size: int = Field(64, ge=1)
-    epochs: int = Field(10, ge=1)
-    checkpoint_every: int = Field(1, ge=1, description="Checkpoint every N epochs (and the last).")
+    lr: FiniteFloat = Field(1e-3, gt=0)
+    momentum: FiniteFloat = Field(0.9, ge=0, lt=1, description="For sgd.")
+    batch_size: Int = Field(64, ge=1)
+    epochs: Int = Field(10, ge=1)
+    checkpoint_every: Int = Field(1, ge=1, description="Checkpoint every N epochs (and the last).")
     amp: bool = Field(False, description="Mixed precision (bfloat16 autocast) on a GPU.")
     standardize: bool = Field(
         False, description="Scale features by the training rows' mean and standard deviation."
@@ -67,12 +70,12 @@ class TorchParams(BaseModel):
         default_factory=list,
         description="Parameter name patterns not taken from `pretrained`, e.g. the head.",
     )
-    augment_shift: int = Field(
+    augment_shift: Int = Field(
         0,
         ge=0,
         description="Shift each training image by up to N pixels at random (image models).",
     )
-    data_parallel: int = Field(
+    data_parallel: Int = Field(
         1,
         ge=1,
         description="Workers that train each trial together: DDP through Ray Train's "
@@ -100,7 +103,7 @@ class TorchTrainable:
 
     def _factory(self) -> Any:
         name = self.params.model
-        return BUILT_IN.get(name) or import_object(name, "trainable.model")
+        return BUILT_IN.get(name) or import_callable(name, "trainable.model")
 
     def check(
         self,
@@ -245,15 +248,48 @@ class TorchTrainable:
 
 
 def load_state(where: str) -> dict[str, torch.Tensor]:
-    """A state dict from a local path or any URI pyarrow.fs understands."""
-    filesystem, path = pafs.FileSystem.from_uri(where) if "://" in where else (None, where)
+    """A state dict from a local path or any URI pyarrow.fs understands; a file that holds no
+    state dict (garbage, empty, other objects) is one line naming ``trainable.pretrained``."""
+    refused = f"trainable.pretrained: cannot load {where}"
     try:
-        if filesystem is None:
-            return dict(torch.load(path, map_location="cpu", weights_only=True))
-        with filesystem.open_input_stream(path) as f:
-            return dict(torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True))
-    except (OSError, RuntimeError) as exc:
-        raise RecipeError(f"trainable.pretrained: cannot load {where}: {exc}") from None
+        source, size = _open_state(where)
+    except (OSError, ValueError) as exc:  # pyarrow.fs refuses a bad URI with a ValueError
+        raise RecipeError(f"{refused}: {describe(exc)}") from None
+    if size == 0:
+        raise RecipeError(f"{refused}: the file is empty")
+    try:
+        with warnings.catch_warnings():  # the weights-only unpickler warns of foreign pickles
+            warnings.simplefilter("ignore")
+            state = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load of foreign bytes raises anything, EOFError to KeyError
+        raise RecipeError(
+            f"{refused}: not a file torch.save wrote holding only tensors ({type(exc).__name__})"
+        ) from None
+    if not isinstance(state, Mapping):
+        raise RecipeError(
+            f"{refused}: it holds a {type(state).__name__}, not a state dict "
+            "(tensors by parameter name)"
+        )
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise RecipeError(
+                f"{refused}: its entry {printable(repr(name))} is a {type(value).__name__}, "
+                "not a tensor"
+            )
+    if not state:
+        raise RecipeError(f"{refused}: it holds no tensors")
+    return dict(state)
+
+
+def _open_state(where: str) -> tuple[str | io.BytesIO, int]:
+    """What ``torch.load`` reads (a local path as it is, not copied), and its size."""
+    if "://" not in where:
+        with open(where, "rb") as f:  # a missing file or a directory fails here, by name
+            return where, os.fstat(f.fileno()).st_size
+    filesystem, path = pafs.FileSystem.from_uri(where)
+    with filesystem.open_input_stream(path) as f:
+        data = f.read()
+    return io.BytesIO(data), len(data)
 
 
 def save_state(model: nn.Module, where: str) -> None:
@@ -274,11 +310,26 @@ def transfer(model: nn.Module, state: dict[str, torch.Tensor], freeze: Sequence[
     own = model.state_dict()
     matching = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not matching:
-        raise RecipeError("trainable.pretrained: no tensor matches the model by name and shape")
+        raise RecipeError(
+            "trainable.pretrained: no tensor matches the model by name and shape "
+            f"({_first_mismatch(own, state)})"
+        )
     model.load_state_dict(matching, strict=False)
     for name, parameter in model.named_parameters():
         if _matches(name, freeze):
             parameter.requires_grad_(False)
+
+
+def _first_mismatch(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> str:
+    """What tells the file from the model, shown on one line: a shape, or the names."""
+    for name, tensor in state.items():
+        if name in own:
+            model_shape, file_shape = list(own[name].shape), list(tensor.shape)
+            return f"{printable(name)}: the model's is {model_shape}, the file's {file_shape}"
+    if not state:
+        return "every tensor of the file is in trainable.reinit"
+    names = ", ".join(printable(name) for name in list(own)[:3]) or "none"
+    return f"no name in common: the file has {printable(next(iter(state)))}..., the model {names}"
 
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
