@@ -102,20 +102,13 @@ def test_loader_refusals_come_before_any_trial(tmp_path, capsys):
     csv = tmp_path / "t.csv"
     csv.write_text(CSV)
     table = f"{{loader: 'tunefw_plugins.data.table:load_table', params: {{path: '{csv}'"
-    assert (
-        main(
-            [
-                "validate",
-                _recipe(tmp_path, table + ", target: label, groups: site, features: [a, b]}}"),
-            ]
-        )
-        == 0
-    )
-    assert main(["validate", _recipe(tmp_path, table + ", target: y}}")]) == 2
+    good = _recipe(tmp_path, table + ", target: label, groups: site, features: [a, b]}}")
+    assert main(["validate", "--load-data", good]) == 0
+    assert main(["validate", "--load-data", _recipe(tmp_path, table + ", target: y}}")]) == 2
     assert "data.params.target:" in capsys.readouterr().err
     empty = tmp_path / "no-images"
     empty.mkdir()
     images = f"{{loader: 'tunefw_plugins.data.images:load_images', params: {{path: '{empty}'}}}}"
-    assert main(["validate", _recipe(tmp_path, images)]) == 2
+    assert main(["validate", "--load-data", _recipe(tmp_path, images)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no images" in err[0]

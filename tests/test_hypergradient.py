@@ -357,7 +357,7 @@ def test_a_model_torch_cannot_differentiate_twice_is_refused(tmp_path, capsys, m
     text = (REPO / "recipes" / "digits_mlp_hypergrad.yaml").read_text()
     text = text.replace("model: mlp", "model: toy_trainables:once_differentiable_mlp")
     path.write_text(text.replace("    hidden: {choice: [32, 64]}\n", ""))
-    assert main(["validate", str(path)]) == 2
+    assert main(["validate", str(path), "--load-data"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "trainable.model: torch cannot differentiate" in err[0], err
     assert "once_differentiable_mlp twice" in err[0]

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from tunefw.context import TrialContext
 from tunefw.data import SharedData
 from tunefw.errors import RecipeError
+from tunefw.experiment_names import refuse_taken
+from tunefw.nested_folds import is_nested_validation, subset
 from tunefw.prepare import Prepared
-from tunefw.protocols import Dataset, Split
+from tunefw.protocols import Split
 from tunefw.runner import RunOptions, RunSummary, run_experiment
 from tunefw.store.layout import ExperimentLocation
 from tunefw.store.manifest import load_manifest, write_manifest
@@ -33,14 +33,7 @@ class NestedSummary:
 
 
 def is_nested(prepared: Prepared) -> bool:
-    return hasattr(prepared.plugins.validation, "outer_splits")
-
-
-def _subset(data: Dataset, rows: np.ndarray) -> Dataset:
-    def take(a: Any) -> Any:
-        return None if a is None else (a.iloc[rows] if hasattr(a, "iloc") else a[rows])
-
-    return Dataset(X=take(data.X), y=take(data.y), groups=take(data.groups))
+    return is_nested_validation(prepared.plugins.validation)
 
 
 def outer_score(prepared: Prepared, config: dict[str, Any], split: Split) -> float:
@@ -70,16 +63,21 @@ def run_nested(
     overwrite: bool = False,
 ) -> NestedSummary:
     """Tune each outer fold, score it, then tune on all rows; ``options_for(title, experiment)``
-    makes the run options (progress display) of each experiment."""
-    if prepared.shared is None:
-        raise RecipeError("validation: nested cross-validation needs a data section")
-    validation: Any = prepared.plugins.validation
+    makes the run options (progress display) of each experiment.
+
+    The folds were made when the data was loaded; an experiment name already taken is refused
+    (unless ``overwrite``) before the first fold is tuned.
+    """
+    assert prepared.shared is not None, "nested CV is prepared with its data"
     data = prepared.shared.data
+    folds = [
+        ExperimentLocation(location.storage, f"{location.name}.outer-{k}")
+        for k in range(len(prepared.outer))
+    ]
+    refuse_taken([*folds, location], overwrite)
     scores = []
-    for k, split in enumerate(validation.outer_splits(data)):
-        inner_data = _subset(data, split.train)
-        inner = SharedData(inner_data, tuple(validation.inner.splits(inner_data)))
-        fold = ExperimentLocation(location.storage, f"{location.name}.outer-{k}")
+    for k, (outer, fold) in enumerate(zip(prepared.outer, folds, strict=True)):
+        inner = SharedData(subset(data, outer.split.train), outer.inner)
         summary = run_experiment(
             prepared.replanned(inner),
             fold,
@@ -89,7 +87,7 @@ def run_nested(
         if summary.best is None:
             raise RecipeError(f"validation: outer fold {k} finished without a scored trial")
         config = {**summary.best.config}
-        scores.append(outer_score(prepared, config, split))
+        scores.append(outer_score(prepared, config, outer.split))
     summary = run_experiment(
         prepared.replanned(prepared.shared),
         location,
@@ -102,7 +100,7 @@ def run_nested(
         "outer_scores": scores,
         "mean": statistics.fmean(scores),
         "std": statistics.pstdev(scores),
-        "outer_experiments": [f"{location.name}.outer-{k}" for k in range(len(scores))],
+        "outer_experiments": [fold.name for fold in folds],
     }
     write_manifest(location, manifest)
     return NestedSummary(scores, summary)

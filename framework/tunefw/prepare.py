@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tunefw.data import SharedData, share_data
+from tunefw.errors import RecipeError
+from tunefw.imports import import_callable
 from tunefw.lean.plan import check_lean, pack_plan
+from tunefw.nested_folds import OuterFold, is_nested_validation, outer_folds
 from tunefw.plugins import ResolvedPlugins, resolve
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.recipe import Recipe
+from tunefw.protocols import ReportsOncePerSplit, SearchPlan, SearchSettings
+from tunefw.recipe import Recipe, WarmStart
 from tunefw.scheduler import check_pairing
+from tunefw.scheduler_folds import fit_to_splits
 from tunefw.warm_start import warm_start_points
 
 
@@ -18,15 +22,30 @@ class Prepared:
     """A validated recipe with its plugins and search plan, ready to compile."""
 
     recipe: Recipe
+    """The recipe as it runs: what preparing derived (a scheduler's ``max_t``) is in it."""
     plugins: ResolvedPlugins
     plan: SearchPlan
     shared: SharedData | None
     settings: SearchSettings
+    outer: tuple[OuterFold, ...] = ()
+    """Nested CV's outer folds, made when the data was loaded."""
+    notes: tuple[str, ...] = ()
+    """What preparing changed in the recipe, for the CLI to say once."""
 
     def replanned(self, shared: SharedData | None) -> Prepared:
         """The same recipe on other data, with a fresh search plan (a searcher runs once)."""
         plan = make_plan(self.recipe, self.plugins, self.settings)
-        return Prepared(self.recipe, self.plugins, plan, shared, self.settings)
+        return replace(self, plan=plan, shared=shared, outer=())
+
+    def warm_started(self, warm: WarmStart) -> Prepared:
+        """The same plugins and data, seeded with ``warm``'s best configs: the warm start a
+        stage gets once the stage before it has run."""
+        search = self.recipe.search.model_copy(update={"warm_start": warm})
+        recipe = self.recipe.model_copy(update={"search": search})
+        points = warm_start_points(recipe, self.plugins.space)
+        settings = replace(self.settings, initial_points=points)
+        plan = make_plan(recipe, self.plugins, settings)
+        return replace(self, recipe=recipe, plan=plan, settings=settings)
 
 
 def make_plan(recipe: Recipe, plugins: ResolvedPlugins, settings: SearchSettings) -> SearchPlan:
@@ -37,10 +56,32 @@ def make_plan(recipe: Recipe, plugins: ResolvedPlugins, settings: SearchSettings
     return pack_plan(plan, settings, recipe.lean.configs_per_trial)
 
 
-def prepare_recipe(recipe: Recipe) -> Prepared:
-    """Resolve the plugins, load and split the data, run every check, make the search plan."""
+def prepare_recipe(recipe: Recipe, load_data: bool = True) -> Prepared:
+    """Resolve the plugins, run every check, make the search plan.
+
+    With ``load_data``, also call the data loader, split the data and run the checks that need
+    it; without, no user code runs beyond importing the modules the recipe names.
+    """
     plugins = resolve(recipe)
-    shared = share_data(recipe.data, plugins.validation)
+    return prepare_with(recipe, plugins, shared_data(recipe, plugins, load_data))
+
+
+def shared_data(recipe: Recipe, plugins: ResolvedPlugins, load_data: bool) -> SharedData | None:
+    """The data loaded and split; without ``load_data``, None once the loader is found
+    (imported, not called)."""
+    if load_data:
+        return share_data(recipe.data, plugins.validation)
+    if recipe.data is not None:
+        import_callable(recipe.data.loader, "data.loader")
+    return None
+
+
+def prepare_with(recipe: Recipe, plugins: ResolvedPlugins, shared: SharedData | None) -> Prepared:
+    """``prepare_recipe`` on plugins already resolved and data already loaded (or None)."""
+    nested = is_nested_validation(plugins.validation)
+    if nested and recipe.data is None:
+        raise RecipeError("validation: nested cross-validation needs a data section")
+    outer = outer_folds(plugins.validation, shared.data) if nested and shared else ()
     plugins.trainable.check(plugins.space, recipe.objective.metric_fields(), plugins.regularizers)
     check_trainable = getattr(plugins.search, "check_trainable", None)
     if check_trainable is not None:
@@ -65,4 +106,23 @@ def prepare_recipe(recipe: Recipe) -> Prepared:
         recipe.objective,
         resumable=getattr(plugins.trainable, "resumable", False),
     )
-    return Prepared(recipe, plugins, plan, shared, settings)
+    recipe, notes = _fitted_to_folds(recipe, plugins, shared, outer)
+    return Prepared(recipe, plugins, plan, shared, settings, outer, notes)
+
+
+def _fitted_to_folds(
+    recipe: Recipe,
+    plugins: ResolvedPlugins,
+    shared: SharedData | None,
+    outer: tuple[OuterFold, ...],
+) -> tuple[Recipe, tuple[str, ...]]:
+    """The recipe with its scheduler fitted to the folds, when the trainable's iterations are
+    folds. A recipe with stages is left as written: each stage is fitted to its own folds."""
+    trainable = plugins.trainable
+    if shared is None or recipe.stages or not isinstance(trainable, ReportsOncePerSplit):
+        return recipe, ()
+    counts = [len(shared.splits), *(len(fold.inner) for fold in outer)]
+    who = f"the {recipe.trainable.kind} trainable"
+    section, note = fit_to_splits(recipe.scheduler, counts, who)
+    fitted = recipe.model_copy(update={"scheduler": section})
+    return fitted, () if note is None else (note,)

@@ -129,12 +129,21 @@ class Regularizer(Plugin, Protocol):
         ...
 
 
+class ReportsOncePerSplit:
+    """Capability: the trainable reports once per validation split, so its iterations are folds.
+
+    A trainable adapter declares it by subclassing; a scheduler's ``max_t`` is then the number
+    of splits (``scheduler_folds``), since any other value scores trials on the wrong folds.
+    """
+
+
 class TrainableAdapter(Plugin, Protocol):
     """Runs one trial of some kind of model (entry-point group ``tunefw.trainable``).
 
     An adapter whose trials checkpoint through ``ctx.report(..., state=...)`` and go on from
     ``ctx.restored`` sets the class attribute ``resumable = True``; only those run under
-    schedulers that pause trials (hyperband, bohb, pbt).
+    schedulers that pause trials (hyperband, bohb, pbt). One that reports once per
+    validation split subclasses ``ReportsOncePerSplit``.
     """
 
     def check(

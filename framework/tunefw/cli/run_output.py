@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from typing import Annotated, Any, Literal
 
@@ -45,6 +45,8 @@ class RunOutput:
         self.mode = mode
         self.stdout = sys.stdout
         """Where events go: stdout as it was before ``session`` redirected it."""
+        self.noted: set[str] = set()
+        """The notes already said: experiments prepared alike (nested CV's) say them once."""
 
     @classmethod
     def from_flags(cls, quiet: bool, json: bool) -> RunOutput:
@@ -65,7 +67,11 @@ class RunOutput:
     def callbacks(
         self, prepared: Prepared, experiment: str, title: str, stopped_early: set[str]
     ) -> list[Callback]:
-        """The callbacks that show one experiment's run."""
+        """The callbacks that show one experiment's run; first, unless quiet, what preparing
+        it changed in its recipe."""
+        if self.mode != "quiet":
+            print_notes(note for note in prepared.notes if note not in self.noted)
+            self.noted.update(prepared.notes)
         if self.mode == "json":
             return [JsonEvents(experiment, stopped_early, self.stdout)]
         if self.mode == "quiet":
@@ -120,6 +126,13 @@ class RunOutput:
             )
         elif self.mode == "text":
             print_summary(Console(), summary, metric)
+
+
+def print_notes(notes: Iterable[str]) -> None:
+    """Say on stderr, once each, what preparing changed in a recipe (``Prepared.notes``)."""
+    console = Console(stderr=True)
+    for note in dict.fromkeys(notes):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 def _best(best: BestTrial | None) -> dict[str, Any] | None:

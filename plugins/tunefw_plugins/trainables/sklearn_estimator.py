@@ -2,10 +2,13 @@
 
 Each split from the validation strategy is one report: the metric is the running mean over
 the folds so far (so ASHA can stop after the first folds), with the fold's own score beside it.
+Its iterations are folds (``ReportsOncePerSplit``), so a scheduler's ``max_t`` is the number
+of splits: left out, it is set to it.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,16 +23,17 @@ from sklearn.preprocessing import StandardScaler
 
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
-from tunefw.imports import import_object
+from tunefw.imports import import_callable
 from tunefw.objective import check_reported
-from tunefw.protocols import Regularizer
+from tunefw.protocols import Regularizer, ReportsOncePerSplit
 from tunefw.space import ParamSpec
+from tunefw.user_code import call_user
 
 FIT_TIME = "fit_time"
 """Mean seconds to fit one fold so far: a metric for multi-objective searches."""
 
 
-class SklearnTrainable:
+class SklearnTrainable(ReportsOncePerSplit):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
@@ -45,15 +49,18 @@ class SklearnTrainable:
         self.params = params
 
     def _estimator(self) -> Any:
-        cls = import_object(self.params.estimator, "trainable.estimator")
-        if not (callable(cls) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
-            raise RecipeError(
-                f"trainable.estimator: {self.params.estimator!r} is not a scikit-learn estimator"
-            )
+        """The estimator, constructed: user code, so a failure is one line naming it."""
+        path = self.params.estimator
+        cls = import_callable(path, "trainable.estimator")
+        if not (hasattr(cls, "fit") and hasattr(cls, "get_params")):
+            raise RecipeError(f"trainable.estimator: {path!r} is not a scikit-learn estimator")
         try:
-            return cls(**self.params.params)
+            inspect.signature(cls).bind(**self.params.params)
         except TypeError as exc:
-            raise RecipeError(f"trainable.params: {exc}") from None
+            raise RecipeError(f"trainable.params: {path} {exc}") from None
+        except ValueError:  # no signature to check against (a C type): the call will tell
+            pass
+        return call_user("trainable.estimator", path, cls, **self.params.params)
 
     def check(
         self,
@@ -69,7 +76,7 @@ class SklearnTrainable:
             f"{FIT_TIME} and scikit-learn scorer names, e.g. {examples}",
         )
         estimator = self._estimator()
-        own = set(estimator.get_params(deep=True))
+        own = set(call_user("trainable.estimator", self.params.estimator, estimator.get_params))
         reg_keys = {k for r in regularizers for k in r.hyperparameters()}
         name = type(estimator).__name__
         for key in space:

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from tunefw.numbers import Int, Seed
 from tunefw.plugins import build
 from tunefw.protocols import Dataset, Split, ValidationStrategy
 
@@ -27,9 +28,9 @@ class Nested:
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        outer_folds: int = Field(3, ge=2)
+        outer_folds: Int = Field(3, ge=2)
         stratify: bool = True
-        seed: int = 0
+        seed: Seed = 0
         inner: dict[str, Any] = Field(
             default_factory=lambda: {"strategy": "kfold", "folds": 3},
             description="The validation section used inside each outer fold.",
