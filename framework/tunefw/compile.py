@@ -24,6 +24,8 @@ from tunefw.loggers import logger_callbacks
 from tunefw.plugins import ResolvedPlugins
 from tunefw.protocols import SearchPlan
 from tunefw.recipe import Recipe
+from tunefw.resume.history import StoredTrial
+from tunefw.resume.rungs import ReplaysStoredResults
 from tunefw.scheduler import build_scheduler
 from tunefw.scheduler_sections import Asha, NoScheduler
 from tunefw.store.layout import RAY, ExperimentLocation
@@ -68,6 +70,7 @@ def compile_experiment(
     callbacks: Sequence[tune.Callback] = (),
     import_paths: Sequence[str] = (),
     stopped_early: set[str] | None = None,
+    replayed: Sequence[StoredTrial] = (),
 ) -> CompiledExperiment:
     """Build the trainable, param space, ``TuneConfig`` and ``RunConfig`` for one run.
 
@@ -75,12 +78,15 @@ def compile_experiment(
     (the runner sets ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``): the Parquet store is the record;
     the recipe's ``loggers`` add their callbacks.
     The scheduler adds the trials it stops early to ``stopped_early``, which the result writer
-    (and any callback given the same set) reads.
+    (and any callback given the same set) reads. ASHA's rungs start with the ``replayed``
+    trials of a resumed run.
     """
     stopped_early = set() if stopped_early is None else stopped_early
     lean = recipe.lean is not None  # ASHA runs on the packs' rung board, not on Ray's trials
     section = NoScheduler() if lean else recipe.scheduler
     scheduler = build_scheduler(section, stopped_early, plugins.space)
+    if isinstance(scheduler, ReplaysStoredResults):
+        scheduler.replayed = replayed
     config_types = {name: spec.arrow_type() for name, spec in plugins.space.items()}
     guard = RunGuard()
     totals = recipe.resources.totals()
@@ -124,7 +130,9 @@ def compile_experiment(
         scheduler=scheduler,
         writer=writer,
         guard=guard,
-        start_board=partial(start_board, asha, recipe.objective.metric, recipe.objective.mode)
+        start_board=partial(
+            start_board, asha, recipe.objective.metric, recipe.objective.mode, replayed
+        )
         if lean
         else None,
     )

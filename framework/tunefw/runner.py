@@ -11,14 +11,19 @@ from dataclasses import dataclass, field
 
 from ray import tune
 
-from tunefw.budget import Budgeted
+from tunefw.budget import BudgetMeter
+from tunefw.capacity import check_capacity
 from tunefw.cluster.shared_storage import check_shared_storage
-from tunefw.compile import CompiledExperiment, compile_experiment
-from tunefw.errors import StoreError
+from tunefw.compile import CompiledExperiment, compile_experiment, total_trials
+from tunefw.errors import StoreError, last_line_of
+from tunefw.interrupts import noticing_interrupts
 from tunefw.pending_trials import limit_pending_trials
 from tunefw.prepare import Prepared
+from tunefw.protocols import SearchPlan
 from tunefw.ray_connection import ray_session
 from tunefw.recipe import Recipe
+from tunefw.resume.history import StoredTrial, read_history
+from tunefw.resume.replay import replay_plan
 from tunefw.store import columns as col
 from tunefw.store.compaction import compact
 from tunefw.store.layout import ExperimentLocation, prepare, remove
@@ -58,6 +63,19 @@ class RunSummary:
     rows: int
     best: BestTrial | None
     wall_time_s: float
+    planned: int = 0
+    running: int = 0
+    first_error: str | None = None
+    """The last line of the first errored trial's traceback."""
+
+    @property
+    def problem(self) -> str:
+        """What an incomplete run lacks, in words."""
+        return (
+            f"{self.trials} of {self.planned} planned trials stored, {self.running} never "
+            "finished; "
+            f"`tunefw resume {self.location.name}` runs what is missing"
+        )
 
 
 @dataclass(frozen=True)
@@ -75,16 +93,21 @@ class RunOptions:
 
 
 def _compile(
-    prepared: Prepared, location: ExperimentLocation, options: RunOptions
+    prepared: Prepared,
+    location: ExperimentLocation,
+    options: RunOptions,
+    plan: SearchPlan | None = None,
+    replayed: Sequence[StoredTrial] = (),
 ) -> CompiledExperiment:
     return compile_experiment(
         prepared.recipe,
         prepared.plugins,
-        prepared.plan,
+        plan or prepared.plan,
         location,
         callbacks=options.callbacks,
         import_paths=options.import_paths,
         stopped_early=options.stopped_early,
+        replayed=replayed,
     )
 
 
@@ -97,31 +120,33 @@ def run_experiment(
 ) -> RunSummary:
     """Start a new experiment at ``location``; every reported result lands there.
 
-    An experiment of the same name is refused unless ``overwrite`` (then it is deleted first):
-    nothing stored is replaced silently.
+    An experiment of the same name is refused unless ``overwrite``; then it is deleted only
+    once Ray is up and every check has passed, so a run that cannot start keeps it.
     """
     options = options or RunOptions()
-    if location.exists():
-        if not overwrite:
-            raise StoreError(
-                f"experiment {location.name!r} already exists in {location.storage.display}; "
-                f"`tunefw resume {location.name}` continues it, --overwrite replaces it"
-            )
-        remove(location)
-    prepare(location)
-    manifest = new_manifest(location, prepared.recipe, prepared.plugins)
-    manifest["import_paths"] = list(options.import_paths)
+    existed = location.exists()
+    if existed and not overwrite:
+        raise StoreError(
+            f"experiment {location.name!r} already exists in {location.storage.display}; "
+            f"`tunefw resume {location.name}` continues it, --overwrite replaces it"
+        )
     compiled = _compile(prepared, location, options)
 
-    def tuner() -> tune.Tuner:
-        return tune.Tuner(
+    def start() -> tuple[Manifest, tune.Tuner | None]:
+        if existed:
+            remove(location)
+        manifest = new_manifest(location, prepared.recipe, prepared.plugins)
+        manifest["import_paths"] = list(options.import_paths)
+        prepare(location, manifest)
+        tuner = tune.Tuner(
             compiled.trainable(prepared.shared),
             param_space=compiled.param_space,
             tune_config=compiled.tune_config,
             run_config=compiled.run_config,
         )
+        return manifest, tuner
 
-    return _execute(prepared.recipe, location, compiled, manifest, tuner, options.address)
+    return _execute(prepared, location, compiled, start, options.address)
 
 
 def resume_experiment(
@@ -131,97 +156,123 @@ def resume_experiment(
     *,
     restart_errored: bool = False,
 ) -> RunSummary:
-    """Continue a stopped or killed experiment through Ray Tune's restore.
+    """Continue a stopped or killed experiment from what its store holds.
 
-    Ray Tune restores its trials and the searcher's state from the experiment directory.
-    Trials that had not finished start again from their last checkpoint, or from scratch;
-    iterations they report again replace the stored rows (see ``store.compaction``).
+    The store, not Ray Tune's snapshots, says what is done (``tunefw.resume``): Ray saves its
+    trials and its searcher in separate writes, copied to storage in the background, so a
+    driver killed at the wrong moment leaves snapshots that disagree with each other and with
+    the rows. The searcher is rebuilt from the recipe and taught the stored trials, unfinished
+    trials run again under their ids from their last checkpoint, and the rest of the planned
+    trials follow; ASHA's rungs start from the stored results.
     """
     options = options or RunOptions()
-    manifest = stamp(load_manifest(location), "running", resumed=True)
-    compiled = _compile(prepared, location, options)
-    fs = location.storage.fs
+    manifest = load_manifest(location)
+    history = read_history(location, sorted(prepared.plugins.space))
+    plan = replay_plan(prepared, history, restart_errored)
+    if plan.num_samples == 0 and manifest.get("status") == "completed":
+        planned = total_trials(prepared.plan)  # nothing to do, so nothing is written
+        return summarize(prepared.recipe, location, 0.0, "completed", planned)
+    compiled = _compile(prepared, location, options, plan, history.trials)
 
-    def tuner() -> tune.Tuner:
-        if not tune.Tuner.can_restore(location.ray_dir, storage_filesystem=fs):
-            raise StoreError(
-                f"{location.name}: Ray Tune saved no state to resume from; "
-                "run it again with --overwrite"
-            )
-        restored = tune.Tuner.restore(
-            location.ray_dir,
-            trainable=compiled.trainable(prepared.shared),
-            param_space=compiled.param_space,
-            storage_filesystem=fs,
-            restart_errored=restart_errored,
+    def start() -> tuple[Manifest, tune.Tuner | None]:
+        resumed = stamp(manifest, "running", resumed=True)
+        write_manifest(location, resumed)
+        if plan.num_samples == 0:
+            return resumed, None  # every planned trial is stored: nothing left to run
+        tuner = tune.Tuner(
+            compiled.trainable(prepared.shared),
+            param_space=plan.param_space,
+            tune_config=compiled.tune_config,
+            run_config=compiled.run_config,
         )
-        _use_fresh_callbacks(restored, compiled)
-        return restored
+        return resumed, tuner
 
-    return _execute(prepared.recipe, location, compiled, manifest, tuner, options.address)
-
-
-def _use_fresh_callbacks(tuner: tune.Tuner, compiled: CompiledExperiment) -> None:
-    """Swap the callbacks and scheduler Ray Tune unpickled from ``tuner.pkl`` for new ones.
-
-    Ray Tune restores the run config as it was pickled at the start; the runner needs its
-    own live writer, guard, scheduler and budget meter to read back from. Ray exposes no
-    public setter.
-    """
-    internal = tuner._local_tuner
-    assert internal is not None, "Ray Client tuners are not restored here"
-    internal.get_run_config().callbacks = compiled.run_config.callbacks
-    internal.get_run_config().stop = compiled.run_config.stop
-    internal._tune_config.scheduler = compiled.tune_config.scheduler
-    restored, fresh = internal._tune_config.search_alg, compiled.tune_config.search_alg
-    if isinstance(restored, Budgeted) and isinstance(fresh, Budgeted):
-        restored.meter = fresh.meter  # the live one, among the callbacks: the budget restarts
+    return _execute(prepared, location, compiled, start, options.address)
 
 
 def _execute(
-    recipe: Recipe,
+    prepared: Prepared,
     location: ExperimentLocation,
     compiled: CompiledExperiment,
-    manifest: Manifest,
-    make_tuner: Callable[[], tune.Tuner],
+    start: Callable[[], tuple[Manifest, tune.Tuner | None]],
     address: str | None,
 ) -> RunSummary:
+    """Run once Ray is up and the cluster can hold a trial; ``start`` writes the store's
+    first bytes, so a run refused before it changes nothing on disk."""
     started = time.monotonic()
-    write_manifest(location, manifest)
     os.environ.update({k: v for k, v in DRIVER_ENV.items() if k not in os.environ})
-    status = "failed"
-    try:
-        with ray_session(address), quiet_ray_tune():
-            check_shared_storage(location)
-            with limit_pending_trials(compiled.resources.required_resources):
-                make_tuner().fit()
-        compiled.writer.close()
-        if compiled.guard.error:
-            status = "failed"
-        elif compiled.writer.unfinished:  # Ray Tune ended the run early on SIGINT
+    with ray_session(address), quiet_ray_tune():
+        check_capacity(prepared.recipe.resources, embedded=address is None)
+        check_shared_storage(location)
+        manifest, tuner = start()
+        status = "failed"
+        try:
+            interrupted = False
+            if tuner is not None:
+                with (
+                    limit_pending_trials(compiled.resources.required_resources),
+                    noticing_interrupts() as ray_interrupted,
+                ):
+                    tuner.fit()
+                    interrupted = ray_interrupted()
+            compiled.writer.close()
+            status = _status(compiled, interrupted)
+            if status != "failed":
+                compact(location)
+            if status == "completed":
+                status = _completeness(prepared, location, compiled)
+        except KeyboardInterrupt:
             status = "interrupted"
-        else:
-            status = "completed"
-        if status != "failed":
-            compact(location)
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        compiled.writer.close()
-        write_manifest(location, stamp(manifest, status, ended=True))
+            raise
+        finally:
+            compiled.writer.close()
+            write_manifest(location, stamp(manifest, status, ended=True))
     if compiled.guard.error:
         raise compiled.guard.error
-    return summarize(recipe, location, time.monotonic() - started, status)
+    planned = total_trials(prepared.plan)
+    summary = summarize(prepared.recipe, location, time.monotonic() - started, status, planned)
+    if status == "incomplete":
+        raise StoreError(f"{location.name}: incomplete: {summary.problem}")
+    return summary
+
+
+def _status(compiled: CompiledExperiment, interrupted: bool) -> str:
+    if compiled.guard.error:
+        return "failed"
+    if interrupted or compiled.writer.unfinished:  # Ray Tune ended the run early on SIGINT
+        return "interrupted"
+    return "completed"
+
+
+def _completeness(
+    prepared: Prepared, location: ExperimentLocation, compiled: CompiledExperiment
+) -> str:
+    """``completed`` when the store holds every planned trial, each finished; else
+    ``incomplete``. A spent budget plans fewer, and is complete."""
+    callbacks = compiled.run_config.callbacks or []
+    if any(isinstance(cb, BudgetMeter) and cb.spent() for cb in callbacks):
+        return "completed"
+    return "completed" if store_is_whole(location, total_trials(prepared.plan)) else "incomplete"
+
+
+def store_is_whole(location: ExperimentLocation, planned: int) -> bool:
+    """Whether the store holds exactly ``planned`` distinct trials and none still running."""
+    finals = final_rows(read_results(location, [col.TRIAL_ID, col.ITERATION, col.STATUS]))
+    return finals.num_rows == planned and col.RUNNING not in finals.column(col.STATUS).to_pylist()
 
 
 def summarize(
-    recipe: Recipe, location: ExperimentLocation, wall_time_s: float, status: str
+    recipe: Recipe,
+    location: ExperimentLocation,
+    wall_time_s: float,
+    status: str,
+    planned: int = 0,
 ) -> RunSummary:
-    """Counts and the best trial, read back from the experiment's Parquet parts."""
+    """Counts, the first error and the best trial, read back from the experiment's parts."""
     table = read_results(location)
     finals = final_rows(table)
     statuses = finals.column(col.STATUS).to_pylist() if finals.num_rows else []
+    errors = [e for e in (finals.column(col.ERROR).to_pylist() if finals.num_rows else []) if e]
     return RunSummary(
         location=location,
         status=status,
@@ -231,4 +282,7 @@ def summarize(
         rows=table.num_rows,
         best=best_trial(table, recipe.objective),
         wall_time_s=wall_time_s,
+        planned=planned,
+        running=statuses.count(col.RUNNING),
+        first_error=last_line_of(errors[0]) if errors else None,
     )

@@ -26,6 +26,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from tunefw.errors import RecipeError
 from tunefw.objective import Objective
 from tunefw.protocols import SearchPlan
+from tunefw.resume.rungs import ReplaysStoredResults
 from tunefw.scheduler_sections import (
     Asha,
     Bohb,
@@ -92,7 +93,9 @@ class Fifo(_SkipsFinishedTrials, FIFOScheduler):
     pass
 
 
-class RecordingASHA(_RecordsEarlyStops, _SkipsFinishedTrials, AsyncHyperBandScheduler):
+class RecordingASHA(
+    ReplaysStoredResults, _RecordsEarlyStops, _SkipsFinishedTrials, AsyncHyperBandScheduler
+):
     pass
 
 

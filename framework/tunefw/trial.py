@@ -29,6 +29,7 @@ from tunefw.lean.pack_trial import PackRunner
 from tunefw.lean.payload import pack_of
 from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.recipe import Recipe
+from tunefw.resume.rerun import split_rerun
 from tunefw.store.columns import GPU_IDS_RESULT_KEY, NODE_ID_RESULT_KEY
 
 
@@ -86,8 +87,12 @@ def _report(metrics: dict[str, Any], state: Any) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
 
 
-def _restored_state() -> Any:
+def _restored_state(restore_from: str | None) -> Any:
+    """The state of the trial's checkpoint: Ray Tune's (a retry, a restore), else the stored
+    one a rerun of an unfinished trial starts from."""
     checkpoint = tune.get_checkpoint()
+    if checkpoint is None and restore_from:
+        checkpoint = tune.Checkpoint(restore_from)
     if checkpoint is None:
         return None
     with checkpoint.as_directory() as path, open(os.path.join(path, STATE_FILE), "rb") as f:
@@ -112,6 +117,7 @@ def make_trial(
         recipe, plugins = _resolve(recipe_json)
 
         def evaluate(config: dict[str, Any], reporter: Reporter, restored: Any = None) -> None:
+            config = split_rerun(config).config
             ctx = TrialContext(
                 config=config,
                 metric=recipe.objective.metric,
@@ -132,7 +138,7 @@ def make_trial(
 
         pack = pack_of(config)
         if pack is None:
-            evaluate(config, _report, _restored_state())
+            evaluate(config, _report, _restored_state(split_rerun(config).restore_from))
             return
         tags = {**_where(), "node_ip": _node_ip(), "hostname": _hostname()}
         runner = PackRunner(board, recipe.objective.metric, tags=tags)

@@ -3,8 +3,10 @@
 An ordinary Ray Tune trial is one stored trial. In lean mode a Ray Tune trial is a pack, and
 each of its configs is a stored trial: a pack's result carries the configs that ended, each
 replayed here as started, reported (once per result) and ended; configs a failed pack never
-reported end as errored with the pack's error. The result writer, the progress view and the
-JSON events all see the same trials through this one translation.
+reported end as errored with the pack's error. A trial that reruns a stored one (see
+``resume.rerun``) is reported under the stored trial's id, with its own config. The result
+writer, the progress view and the JSON events all see the same trials through this one
+translation.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from tunefw.lean.payload import PackedConfig, ended_in, pack_of
+from tunefw.resume.rerun import split_rerun, stored_id
 from tunefw.store import columns as col
 from tunefw.store.errors import trial_error_text
 
@@ -56,7 +59,7 @@ class TrialEvents(Callback):
     ) -> None:
         pack = pack_of(trial.config)
         if pack is None:
-            self.trial_started(trial.trial_id, trial.config)
+            self.trial_started(*_identity(trial.trial_id, trial.config))
         else:
             self._waiting(trial, pack)
 
@@ -65,15 +68,16 @@ class TrialEvents(Callback):
     ) -> None:
         pack = pack_of(trial.config)
         if pack is None:
-            self.trial_reported(trial.trial_id, trial.config, result)
+            self.trial_reported(*_identity(trial.trial_id, trial.config), result)
             return
         waiting = self._waiting(trial, pack)
         for config in ended_in(result):
             waiting.pop(config.id, None)
-            self.trial_started(config.id, config.config)
+            identity = _identity(config.id, config.config)
+            self.trial_started(*identity)
             for config_result in config.results:
-                self.trial_reported(config.id, config.config, config_result)
-            self.trial_ended(config.id, config.config, config.status, config.error)
+                self.trial_reported(*identity, config_result)
+            self.trial_ended(*identity, config.status, config.error)
 
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
@@ -83,7 +87,7 @@ class TrialEvents(Callback):
             return
         early = trial.trial_id in self.early_stopped
         status = col.STOPPED_EARLY if early else col.TERMINATED
-        self.trial_ended(trial.trial_id, trial.config, status, None)
+        self.trial_ended(*_identity(trial.trial_id, trial.config), status, None)
 
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
@@ -91,8 +95,14 @@ class TrialEvents(Callback):
         error = trial_error_text(trial)
         pack = pack_of(trial.config)
         if pack is None:
-            self.trial_ended(trial.trial_id, trial.config, col.ERRORED, error)
+            self.trial_ended(*_identity(trial.trial_id, trial.config), col.ERRORED, error)
             return
         for config in self._unreported.pop(trial.trial_id, {c.id: c for c in pack}).values():
-            self.trial_started(config.id, config.config)
-            self.trial_ended(config.id, config.config, col.ERRORED, error)
+            identity = _identity(config.id, config.config)
+            self.trial_started(*identity)
+            self.trial_ended(*identity, col.ERRORED, error)
+
+
+def _identity(trial_id: str, config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The id a trial is stored under, and the config it ran with."""
+    return stored_id(trial_id, config), split_rerun(config).config

@@ -192,3 +192,13 @@ def exits_once(config: dict[str, Any], ctx: Any) -> None:
         marker.touch()
         os._exit(1)
     ctx.report({"loss": config["x"] / 2})
+
+
+def bulky(config: dict[str, Any], ctx: Any) -> None:
+    """Twenty reports, each carrying 16 KB of incompressible text: fills a small disk."""
+    import os
+    import time
+
+    for step in range(1, 21):
+        time.sleep(0.05)
+        ctx.report({"loss": config["x"] / step, "blob": os.urandom(8192).hex()})

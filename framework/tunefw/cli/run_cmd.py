@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -15,19 +16,19 @@ from tunefw.cli.options import (
     StorageOption,
     recipe_overrides,
 )
-from tunefw.cli.run_output import JsonOption, QuietOption, RunOutput
+from tunefw.cli.run_output import JsonOption, QuietOption, RunOutput, print_notes
 from tunefw.compile import compile_experiment, total_trials
-from tunefw.errors import RecipeError
+from tunefw.errors import RecipeError, TrialsFailedError
 from tunefw.imports import extend_sys_path, recipe_import_paths
 from tunefw.loggers import check_installed
 from tunefw.nested import is_nested, run_nested
 from tunefw.prepare import Prepared, prepare_recipe
 from tunefw.ray_connection import check_address
-from tunefw.recipe_file import load_recipe, validate_recipe
+from tunefw.recipe_file import load_recipe
 from tunefw.runner import RunOptions, RunSummary, resume_experiment, run_experiment
-from tunefw.stages import run_stages, stage_recipes
-from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
-from tunefw.store.manifest import load_manifest
+from tunefw.stages import prepare_stages, run_stages
+from tunefw.store.layout import ExperimentLocation, Storage, check_storage, find_experiment
+from tunefw.store.manifest import load_manifest, recipe_of
 
 RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.")]
 AddressOption = Annotated[
@@ -39,28 +40,59 @@ AddressOption = Annotated[
 ]
 
 
-def prepare_file(path: Path, overrides: list[str]) -> Prepared:
+LoadDataOption = Annotated[
+    bool,
+    typer.Option(
+        "--load-data",
+        help="Also call the data loader, split the data and run the checks that need them.",
+    ),
+]
+
+
+def prepare_file(path: Path, overrides: list[str], load_data: bool = True) -> Prepared:
+    """The recipe at ``path``, its modules importable from its directory, prepared."""
     recipe = load_recipe(path, overrides)
     extend_sys_path(recipe_import_paths(path))
-    return prepare_recipe(recipe)
+    return prepare_recipe(recipe, load_data)
 
 
-def validate(recipe: RecipeArg, set_: SetOption = []) -> None:  # noqa: B006 (typer reads it)
-    """Check a recipe, its plugins and its search space without running anything."""
-    prepared = prepare_file(recipe, set_)
+def validate(
+    recipe: RecipeArg,
+    set_: SetOption = [],  # noqa: B006 (typer reads it)
+    load_data: LoadDataOption = False,
+) -> None:
+    """Check a recipe, its plugins, its space and every stage, running none of its code.
+
+    Imports the modules the recipe names and calls no loader, function or model in them;
+    --load-data also calls the data loader and splits the data.
+    """
+    prepared = prepare_file(recipe, set_, load_data)
     loaded = prepared.recipe
     location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
+    stages = prepare_stages(loaded, load_data)
+    check_storage_for(prepared, stages)
     compile_experiment(loaded, prepared.plugins, prepared.plan, location)
-    for stage in stage_recipes(loaded):
-        ready = prepare_recipe(stage)
-        compile_experiment(stage, ready.plugins, ready.plan, location)
+    for stage in stages:
+        compile_experiment(stage.recipe, stage.plugins, stage.plan, location)
+    print_notes(note for ready in (prepared, *stages) for note in ready.notes)
+    unloaded = " · data not loaded (--load-data checks it)" if loaded.data and not load_data else ""
     Console().print(
         f"{recipe}: ok · {loaded.trainable.kind} trainable · {loaded.search.strategy} search "
         f"({total_trials(prepared.plan)} trials) · {loaded.validation.strategy} validation · "
-        f"scheduler {loaded.scheduler.type}",
+        f"scheduler {loaded.scheduler.type}{unloaded}",
         highlight=False,
         soft_wrap=True,
     )
+
+
+def check_storage_for(prepared: Prepared, stages: Sequence[Prepared]) -> None:
+    """Every experiment the recipe writes (its stages', its outer folds') can be written."""
+    recipe = prepared.recipe
+    names = [recipe.name, *(stage.recipe.name for stage in stages)]
+    names += [f"{recipe.name}.outer-{k}" for k in range(len(prepared.outer))]
+    storage = Storage.open(recipe.storage)
+    for name in names:
+        check_storage(storage, name)
 
 
 def run(
@@ -106,8 +138,10 @@ def _run(
     location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
     paths = recipe_import_paths(recipe)
     if resume and location.exists():
-        _resume(location, prepared, address, paths, output, restart_errored=False)
+        last = prepare_stages(loaded)[-1] if loaded.stages else prepared  # NAME is the last's
+        _resume(location, last, address, paths, output, restart_errored=False)
         return
+    check_storage_for(prepared, [])
     if loaded.stages:
         runs = run_stages(
             loaded,
@@ -149,7 +183,7 @@ def resume_cmd(
         check_address(address)
     location = find_experiment(Storage.open(storage), name)
     manifest = load_manifest(location)
-    recipe = validate_recipe(manifest["recipe"], f"{name}/manifest.json")
+    recipe = recipe_of(location, manifest)
     paths = manifest.get("import_paths") or [str(Path.cwd())]
     extend_sys_path(paths)
     with output.session():
@@ -186,6 +220,11 @@ def _options(
 
 def _finish(summary: RunSummary, prepared: Prepared, output: RunOutput) -> None:
     output.finished(summary, prepared.recipe.objective.metric)
+    if summary.trials and summary.errored == summary.trials:
+        raise TrialsFailedError(
+            f"every trial failed ({summary.trials}); the first: {summary.first_error}; "
+            f"`tunefw results {summary.location.name}` shows each error"
+        )
     if summary.status == "interrupted":
         Console(stderr=True).print(
             f"interrupted: the results so far are kept; `tunefw resume {summary.location.name}`"

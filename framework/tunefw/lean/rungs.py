@@ -9,13 +9,15 @@ pack skips them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import ray
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
+from tunefw.resume.history import StoredTrial
+from tunefw.resume.rungs import replay_results
 from tunefw.scheduler_sections import Asha
 from tunefw.store.columns import STOPPED_EARLY, TERMINATED
 
@@ -92,6 +94,11 @@ class RungBoard:
         self.scheduler.on_trial_complete(None, trial, result)  # type: ignore[arg-type]
         self._added.discard(config_id)
 
+    def replay(self, trials: Sequence[StoredTrial]) -> None:
+        """A resumed run's stored configs, fed to the rungs before any pack asks."""
+        if self.scheduler is not None:
+            replay_results(self.scheduler, trials, self.metric)
+
     def mark_stored(self, config_ids: Iterable[str]) -> None:
         """These configs reached the driver; their decisions are no longer needed."""
         ids = set(config_ids)
@@ -103,6 +110,12 @@ class RungBoard:
         return [c for c in config_ids if c in self._stored]
 
 
-def start_board(asha: Asha | None, metric: str, mode: str) -> Any:
-    """A new board, as an actor that holds no CPU (it answers in microseconds)."""
-    return ray.remote(RungBoard).options(num_cpus=0).remote(asha, metric, mode)
+def start_board(
+    asha: Asha | None, metric: str, mode: str, replayed: Sequence[StoredTrial] = ()
+) -> Any:
+    """A new board, as an actor that holds no CPU (it answers in microseconds), its rungs
+    holding the ``replayed`` trials of a resumed run."""
+    board = ray.remote(RungBoard).options(num_cpus=0).remote(asha, metric, mode)
+    if replayed:
+        ray.get(board.replay.remote(list(replayed)))  # type: ignore[attr-defined]
+    return board

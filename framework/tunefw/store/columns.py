@@ -27,6 +27,8 @@ CPU_SECONDS = "cpu_s"
 GPU_SECONDS = "gpu_s"
 STATUS = "status"
 ERROR = "error"
+CHECKPOINT = "checkpoint"
+"""Where Ray Tune persisted the trial's checkpoint of this result, if it made one."""
 
 CONFIG_PREFIX = "config."
 METRIC_PREFIX = "metric."
@@ -51,6 +53,7 @@ RESERVED_SCHEMA = pa.schema(
         (GPU_SECONDS, pa.float64()),
         (STATUS, pa.string()),
         (ERROR, pa.string()),
+        (CHECKPOINT, pa.string()),
     ]
 )
 

@@ -23,6 +23,7 @@ from ray.tune.experiment import Trial
 
 from tunefw.errors import StoreError
 from tunefw.guards import RunGuard
+from tunefw.resume.rerun import stored_id
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, reason, write_atomic
 from tunefw.trial_events import TrialEvents
@@ -49,6 +50,12 @@ def flatten_metrics(result: Mapping[str, Any], prefix: str = "") -> dict[str, An
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def checkpoint_uri(checkpoint: Any) -> str:
+    """A Ray checkpoint's location, as a URI any worker can open (a path on local disks)."""
+    kind = checkpoint.filesystem.type_name
+    return str(checkpoint.path) if kind == "local" else f"{kind}://{checkpoint.path}"
 
 
 class ResultWriter(TrialEvents):
@@ -110,6 +117,7 @@ class ResultWriter(TrialEvents):
             col.GPU_SECONDS: None if seconds is None else seconds * self.resources.get("gpu", 0.0),
             col.STATUS: col.RUNNING,
             col.ERROR: None,
+            col.CHECKPOINT: None,
         }
         for name in self.config_types:
             row[col.CONFIG_PREFIX + name] = config.get(name)
@@ -137,6 +145,14 @@ class ResultWriter(TrialEvents):
         row[col.ERROR] = error
         self._buffer.append(row)
         self._maybe_flush()
+
+    def on_checkpoint(
+        self, iteration: int, trials: list[Trial], trial: Trial, checkpoint: Any, **info: Any
+    ) -> None:
+        """The trial's latest result has a checkpoint: a rerun of it can start there."""
+        row = self._latest.get(stored_id(trial.trial_id, trial.config))
+        if row is not None:
+            row[col.CHECKPOINT] = checkpoint_uri(checkpoint)
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         self._maybe_flush()

@@ -14,12 +14,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.samplers import BaseSampler
+from optuna.samplers._base import _CONSTRAINTS_KEY
+from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
 from tunefw.errors import RecipeError, SpaceError
 from tunefw.objective import Constraint
 from tunefw.protocols import SearchPlan, SearchSettings
+from tunefw.resume.learning import LearnsFromTrials
 from tunefw.space import (
     Choice,
     Constant,
@@ -73,11 +82,25 @@ class SpaceSampler:
         return {name: v for name, v in config.items() if isinstance(self.space[name], Constant)}
 
 
-class ConstrainedOptunaSearch(OptunaSearch):
+def distribution(spec: ParamSpec) -> BaseDistribution:
+    """The Optuna distribution ``suggest`` samples ``spec`` from."""
+    if isinstance(spec, Uniform):
+        return FloatDistribution(*spec.bounds, step=spec.step)
+    if isinstance(spec, LogUniform):
+        return FloatDistribution(*spec.bounds, log=True)
+    if isinstance(spec, IntRange):
+        return IntDistribution(*spec.bounds, log=spec.log, step=spec.step)
+    if isinstance(spec, Choice):
+        return CategoricalDistribution(list(spec.values))
+    raise SpaceError(f"{spec.kind} cannot be sampled by Optuna")
+
+
+class ConstrainedOptunaSearch(OptunaSearch, LearnsFromTrials):
     """Ray Tune's OptunaSearch, telling Optuna each trial's constraint violations too.
 
     They are set on the trial before it is told (``Trial.set_constraint``), where Optuna's
-    constraint-aware samplers (TPE, GP, NSGA-II) read them.
+    constraint-aware samplers (TPE, GP, NSGA-II) read them. A resumed run teaches it the
+    stored trials (``learn``), as Optuna's own studies resume from their stored trials.
     """
 
     def __init__(self, *args: Any, constraints: Sequence[Constraint] = (), **kwargs: Any) -> None:
@@ -93,6 +116,27 @@ class ConstrainedOptunaSearch(OptunaSearch):
                 violation = constraint.violation((result or {}).get(constraint.metric))
                 ot_trial.set_constraint(str(constraint), violation)
         super().on_trial_complete(trial_id, result, error)
+
+    def learn(self, config: Mapping[str, Any], result: Mapping[str, Any] | None) -> None:
+        """Add ``config`` to the study as a finished trial (failed when ``result`` is None)."""
+        space: SpaceSampler = self._space
+        sampled = {n: s for n, s in space.space.items() if not isinstance(s, Constant)}
+        params = {n: config[n] for n in sampled if n in config}
+        metrics = self._metric if isinstance(self._metric, list) else [self._metric]
+        values = [(result or {}).get(m) for m in metrics]
+        complete = result is not None and all(isinstance(v, (int, float)) for v in values)
+        constraints = [c.violation((result or {}).get(c.metric)) for c in self._constraints]
+        try:
+            trial = optuna.trial.create_trial(
+                params=params,
+                distributions={n: distribution(sampled[n]) for n in params},
+                values=[float(v) for v in values] if complete else None,
+                state=TrialState.COMPLETE if complete else TrialState.FAIL,
+                system_attrs={_CONSTRAINTS_KEY: constraints} if complete and constraints else None,
+            )
+        except ValueError:  # a stored value outside today's space: nothing to learn from
+            return
+        self._ot_study.add_trial(trial)
 
     def on_pause(self, trial_id: str) -> None:
         """HyperBand for BOHB pauses trials at its rungs; their Optuna trials stay running."""

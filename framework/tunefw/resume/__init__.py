@@ -1,0 +1,1 @@
+"""``tunefw resume`` from the store: the Parquet rows, not Ray's snapshots, say what is done."""
