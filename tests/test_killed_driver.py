@@ -31,7 +31,7 @@ from .faults_helpers import experiment, function_recipe, start_driver, stored_ke
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 ROUNDS = int(os.environ.get("TUNEFW_KILL_ROUNDS", "1"))
-TRIALS, STEPS = 8, 10
+TRIALS, STEPS = 6, 10
 SEARCHES = {  # strategy and its params
     "random": ("random", "{}"),
     "bayesian": ("bayesian", "{n_startup_trials: 3}"),
@@ -95,7 +95,7 @@ def resume(tmp_path: Path, capsys: pytest.CaptureFixture[str], storage: str | No
 
 def moments(search: str) -> list[float]:
     rng = random.Random(f"{search}-kill")
-    return [round(rng.uniform(0.5, 14.0), 2) for _ in range(ROUNDS)]
+    return [round(rng.uniform(0.5, 11.0), 2) for _ in range(ROUNDS)]
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,15 @@ class CompiledExperiment:
         trial = tune.with_parameters(self.trial, **params) if params else self.trial
         return tune.with_resources(trial, self.resources)
 
+    def tuner(self, shared: SharedData | None) -> tune.Tuner:
+        """A new ``Tuner`` for this experiment (needs a running Ray, as ``trainable`` does)."""
+        return tune.Tuner(
+            self.trainable(shared),
+            param_space=self.param_space,
+            tune_config=self.tune_config,
+            run_config=self.run_config,
+        )
+
 
 def compile_experiment(
     recipe: Recipe,

@@ -138,13 +138,7 @@ def run_experiment(
         manifest = new_manifest(location, prepared.recipe, prepared.plugins)
         manifest["import_paths"] = list(options.import_paths)
         prepare(location, manifest)
-        tuner = tune.Tuner(
-            compiled.trainable(prepared.shared),
-            param_space=compiled.param_space,
-            tune_config=compiled.tune_config,
-            run_config=compiled.run_config,
-        )
-        return manifest, tuner
+        return manifest, compiled.tuner(prepared.shared)
 
     return _execute(prepared, location, compiled, start, options.address)
 
@@ -179,13 +173,7 @@ def resume_experiment(
         write_manifest(location, resumed)
         if plan.num_samples == 0:
             return resumed, None  # every planned trial is stored: nothing left to run
-        tuner = tune.Tuner(
-            compiled.trainable(prepared.shared),
-            param_space=plan.param_space,
-            tune_config=compiled.tune_config,
-            run_config=compiled.run_config,
-        )
-        return resumed, tuner
+        return resumed, compiled.tuner(prepared.shared)
 
     return _execute(prepared, location, compiled, start, options.address)
 
