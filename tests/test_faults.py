@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -109,15 +108,6 @@ def test_a_killed_worker_resumes_the_trial_from_its_checkpoint(tmp_path):
     assert len(keys) == len(set(keys)) == 20
 
 
-def saved_trials(ray_dir: Path) -> int:
-    """How many trials Ray's newest saved experiment state holds."""
-    states = sorted(ray_dir.glob("experiment_state-*.json"))
-    try:
-        return len(json.loads(states[-1].read_text())["trial_data"]) if states else 0
-    except (ValueError, KeyError):  # caught mid-write
-        return 0
-
-
 @pytest.mark.parametrize("lean", [None, 2], ids=["ordinary", "lean"])
 def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys, lean):
     """In lean mode too: two configs per Ray Tune trial, five trials."""
@@ -141,11 +131,7 @@ def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys,
     driver = start_driver(path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     root = tmp_path / "results" / "killed-driver"
     wait_until(has_parts(root / "results"))
-    # Kill once Ray's saved state holds all ten trials: Ray writes its experiment state and
-    # its search algorithm's state one after the other, and a kill in between can lose trials
-    # not yet created, which Ray then never creates on restore (a Ray limitation, noted).
-    wait_until(lambda: saved_trials(root / "ray") == 10 // (lean or 1))
-    driver.send_signal(signal.SIGKILL)  # about 12 s in, of about 15
+    driver.send_signal(signal.SIGKILL)  # whatever Ray's own snapshots hold: resume reads rows
     driver.wait(timeout=30)
     location = experiment(tmp_path, "killed-driver")
     assert load_manifest(location)["status"] == "running", "killed before it could say more"
