@@ -98,6 +98,7 @@ def forwarder(s3_server: str) -> Iterator[Forwarder]:
     proxy = Forwarder((host, int(port)))
     proxy.up()
     yield proxy
+    proxy.down()
 
 
 def _keys(endpoint: str, bucket: str, prefix: str) -> list[str]:
