@@ -14,7 +14,6 @@ import socket
 import socketserver
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -142,8 +141,7 @@ def test_an_s3_outage_mid_run_is_one_line_and_resume_completes(
     assert before.num_rows >= 1, "what was written stays readable"
     assert set(written) <= set(_keys(s3_server, s3_bucket, "runs/outage/results/"))
 
-    forwarder.up()  # ... and comes back
-    time.sleep(0.5)
+    forwarder.up()  # ... and comes back, listening from the moment it returns
     assert main(["resume", "outage", "--storage", uri]) == 0, capsys.readouterr().err
     assert load_manifest(location)["status"] == "completed"
     finals = final_rows(read_results(location)).to_pylist()

@@ -18,7 +18,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from tunefw.lean.payload import PackedConfig, ended_in, pack_of
-from tunefw.resume.rerun import split_rerun, stored_id
+from tunefw.resume.rerun import RERUN_OF, split_rerun, stored_id
 from tunefw.store import columns as col
 from tunefw.store.errors import trial_error_text
 
@@ -103,6 +103,9 @@ class TrialEvents(Callback):
             self.trial_ended(*identity, col.ERRORED, error)
 
 
-def _identity(trial_id: str, config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The id a trial is stored under, and the config it ran with."""
+def _identity(trial_id: str, config: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The id a trial is stored under, and the config it ran with (copied only for a rerun:
+    this runs on every result)."""
+    if RERUN_OF not in config:
+        return trial_id, config
     return stored_id(trial_id, config), split_rerun(config).config

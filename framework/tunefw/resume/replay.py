@@ -126,7 +126,7 @@ def replay_plan(prepared: Prepared, history: History, restart_errored: bool) -> 
     done = [t for t in history.trials if t not in reruns]
     names = sorted(prepared.plugins.space)
     settings = prepared.settings
-    planned = _planned(prepared, prepared.plugins.search.plan(prepared.plugins.space, settings))
+    planned = total_trials(prepared.plan)  # as a fresh run of the recipe plans (lean: configs)
     # Warm-start points come first, so the stored trials used up the first of them.
     unused = replace(settings, initial_points=settings.initial_points[len(history.trials) :])
     strategy = prepared.plugins.search.plan(prepared.plugins.space, unused)
@@ -151,11 +151,6 @@ def replay_plan(prepared: Prepared, history: History, restart_errored: bool) -> 
     packs = math.ceil(left / lean.configs_per_trial)
     pack_searcher = PackSearcher(source, lean.configs_per_trial, metric, mode)
     return SearchPlan(param_space={}, search_alg=pack_searcher, num_samples=packs)
-
-
-def _planned(prepared: Prepared, strategy: SearchPlan) -> int:
-    """How many trials the whole search runs, as a fresh run of the recipe would."""
-    return total_trials(prepared.plan) if prepared.recipe.lean else total_trials(strategy)
 
 
 def teach(searcher: Searcher, trials: Sequence[StoredTrial]) -> LearnsFromTrials | None:

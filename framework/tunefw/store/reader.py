@@ -176,8 +176,13 @@ def read_parts(
     dataset = _dataset(location, parts.paths, parts.schema)
     try:
         return dataset.to_table(wanted, filter=where), list(parts.paths)
-    except (pa.ArrowInvalid, OSError):
-        pass  # some part is damaged past its footer: find which, read the others
+    except (pa.ArrowInvalid, OSError):  # some part is damaged past its footer
+        whole = _whole_parts(location, parts)
+    return _dataset(location, whole, parts.schema).to_table(wanted, filter=where), whole
+
+
+def _whole_parts(location: ExperimentLocation, parts: Parts) -> list[str]:
+    """The parts that read whole, each on its own; the others are named and skipped."""
     skipped = _Skipped(location)
     whole = []
     for path in parts.paths:
@@ -188,7 +193,7 @@ def read_parts(
         else:
             whole.append(path)
     skipped.report(whole)
-    return _dataset(location, whole, parts.schema).to_table(wanted, filter=where), whole
+    return whole
 
 
 def _dataset(location: ExperimentLocation, paths: list[str], schema: pa.Schema) -> ds.Dataset:
