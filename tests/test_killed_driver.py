@@ -34,7 +34,7 @@ ROUNDS = int(os.environ.get("TUNEFW_KILL_ROUNDS", "1"))
 TRIALS, STEPS = 6, 10
 SEARCHES = {  # strategy and its params
     "random": ("random", "{}"),
-    "bayesian": ("bayesian", "{n_startup_trials: 3}"),
+    "auto": ("auto", "{n_startup_trials: 3}"),  # Optuna-backed: taught the stored trials
     "lean": ("random", "{}"),
 }
 
@@ -115,7 +115,7 @@ def test_a_driver_killed_at_a_random_moment_resumes_whole(tmp_path, capsys, sear
 
 
 def test_a_resume_killed_too_is_resumed_whole(tmp_path, capsys):
-    recipe = killable_recipe(tmp_path, "bayesian")
+    recipe = killable_recipe(tmp_path, "auto")
     kill_after(recipe, 6.0)
     storage = str(tmp_path / "results")
     resumer = subprocess.Popen(
@@ -143,7 +143,7 @@ def test_sigint_then_resume(tmp_path, capsys):
 def test_ray_state_torn_or_from_another_moment_does_not_matter(tmp_path, capsys, damage):
     """Ray's experiment state cut short, or its two files from different moments (an older
     searcher state beside a newer experiment state, and the other way round), or gone."""
-    recipe = killable_recipe(tmp_path, "bayesian")
+    recipe = killable_recipe(tmp_path, "auto")
     ray_dir = tmp_path / "results" / "killed" / "ray"
     snapshots = tmp_path / "snapshots"
     driver = start_driver(recipe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -27,6 +27,7 @@ def curve_recipe(tmp_path: Path, name: str, extra: str) -> Path:
         trainable: {{kind: function, function: "toy_trainables:curve"}}
         objective: {{metric: loss, mode: min}}
         search:
+          strategy: random  # the same seeded configs whether trials are packed or not
           num_samples: 30
           seed: 3
           space: {{x: {{uniform: [0, 1]}}, steps: 9}}

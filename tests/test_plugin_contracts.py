@@ -40,6 +40,11 @@ NUMERIC = {
     "width": PARAM.validate_python({"logint": [8, 64]}),
     "tol": PARAM.validate_python(0.001),
 }
+ORDERED = {
+    **NUMERIC,
+    "batch": PARAM.validate_python({"ordinal": [16, 32, 64, 128]}),
+    "alpha": PARAM.validate_python({"choice": [1.0e-3, 1.0e-5, 1.0e-4]}),
+}
 CONDITIONAL = {
     **SPACE,
     "gamma": PARAM.validate_python({"loguniform": [1e-3, 1], "when": {"kernel": "rbf"}}),
@@ -47,13 +52,15 @@ CONDITIONAL = {
     "kernel": PARAM.validate_python({"choice": ["rbf", "linear", "poly"]}),
 }
 SEARCH_EXAMPLES: dict[str, tuple[dict[str, Any], dict[str, ParamSpec]]] = {
+    "auto": ({"n_startup_trials": 2}, ORDERED),
     "random": ({}, CONDITIONAL),
-    "grid": ({"points": 3}, SPACE),
+    "grid": ({"points": 2}, SPACE),
     "bayesian": ({"n_startup_trials": 2}, CONDITIONAL),
     "cmaes": ({}, NUMERIC),
     "qmc": ({"sequence": "halton"}, SPACE),
     "nsga2": ({"population_size": 4}, CONDITIONAL),
     "hypergradient": ({"outer": "qmc"}, NUMERIC),
+    "smac": ({"n_initial": 2}, CONDITIONAL),
 }
 VALIDATION_EXAMPLES: dict[str, dict[str, Any]] = {
     "holdout": {"fraction": 0.25, "stratify": True},
@@ -209,7 +216,7 @@ def test_sklearn_reports_a_running_mean_over_folds(monkeypatch):
         assert report["accuracy"] == pytest.approx(np.mean(folds[:i]))
 
 
-@pytest.mark.parametrize("name", ["bayesian", "cmaes", "qmc", "nsga2", "random"])
+@pytest.mark.parametrize("name", ["auto", "bayesian", "cmaes", "qmc", "nsga2", "random", "smac"])
 def test_a_restored_searcher_goes_on_where_it_stopped(name, tmp_path):
     """What ``tunefw resume`` relies on: Ray saves the searcher with the experiment."""
     params, space = SEARCH_EXAMPLES[name]

@@ -61,6 +61,50 @@ def finals(tmp_path, name):
     return final_rows(read_results(experiment(tmp_path, name))).to_pylist()
 
 
+def sized_recipe(tmp_path, name, objective, scheduler):
+    return function_recipe(
+        tmp_path,
+        f"""
+        name: {name}
+        trainable: {{kind: function, function: "toy_trainables:sized_quadratic"}}
+        objective: {objective}
+        search:
+          num_samples: 8
+          max_concurrent: 2
+          seed: 0
+          space: {{x: {{uniform: [0, 1]}}, width: {{choice: [64, 8, 16, 32]}}}}
+        scheduler: {scheduler}
+        """,
+    )
+
+
+def test_auto_is_the_default_with_asha_constraints_and_trials_in_flight(
+    tmp_path, capsys, monkeypatch
+):
+    objective = '{metric: loss, mode: min, constraints: ["size <= 32"]}'
+    path = sized_recipe(tmp_path, "auto", objective, "{type: asha, max_t: 3, grace_period: 1}")
+    assert main(["validate", str(path)]) == 0
+    assert "auto search (8 trials)" in capsys.readouterr().out
+    assert main(["run", str(path)]) == 0, capsys.readouterr().err
+    rows = results_json(tmp_path, "auto", capsys)
+    assert sorted(r[col.SUGGESTED_BY] for r in rows) == ["gp"] * 4 + ["sobol"] * 4
+    assert {type(r["config.width"]) for r in rows} == {int}
+    assert {r["config.width"] for r in rows} <= {8, 16, 32, 64}
+    assert all(r["feasible"] == (r["config.width"] <= 32) for r in rows)
+    monkeypatch.setenv("COLUMNS", "200")  # the table's width: every header whole
+    assert main(["results", "auto", "--storage", str(tmp_path / "results")]) == 0
+    assert "suggested_by" in capsys.readouterr().out
+
+
+def test_auto_with_several_objectives(tmp_path, capsys):
+    objective = "{metrics: {loss: min, size: min}}"
+    path = sized_recipe(tmp_path, "auto-mo", objective, "{type: none}")
+    assert main(["run", str(path)]) == 0, capsys.readouterr().err
+    rows = results_json(tmp_path, "auto-mo", capsys)
+    assert sorted(r[col.SUGGESTED_BY] for r in rows) == ["gp"] * 4 + ["sobol"] * 4
+    assert any(r["pareto"] for r in rows)
+
+
 def test_bayesian_search_honours_a_conditional_space(tmp_path):
     path = svc_recipe(tmp_path, "tpe", params="{n_startup_trials: 3}")
     assert main(["run", str(path)]) == 0
@@ -218,6 +262,20 @@ BAD = [
         ["search.space.tol={uniform: [0.001, 0.01], step: 0.004}"],
         "search.space.tol.uniform: high - low",
     ),
+    (["search.space.tol={ordinal: [0.001]}"], "search.space.tol.ordinal: List should have at"),
+    (
+        ["search.space.tol={ordinal: [0.001, fast]}"],
+        "search.space.tol.ordinal: ordered values must be all numbers or all strings",
+    ),
+    (
+        ["search.space.C={loguniform: [0.1, 10], prior: 20}"],
+        "search.space.C.loguniform: prior 20 is outside the parameter (loguniform [0.1, 10.0])",
+    ),
+    (
+        ["search.space.kernel={choice: [rbf, linear], prior: poly}"],
+        "search.space.kernel.choice: prior 'poly' is outside the parameter (values",
+    ),
+    (["search.strategy=auto", "search.params={gp: 3}"], "search.params.gp: unknown field"),
 ]
 
 
@@ -278,6 +336,8 @@ def test_stages_run_coarse_to_fine_as_one_family(tmp_path, capsys):
         ("cmaes", "{}", 4),
         ("qmc", "{}", 4),
         ("nsga2", "{population_size: 2}", 4),
+        ("auto", "{n_startup_trials: 2}", 4),
+        ("smac", "{n_initial: 2}", 4),
     ],
 )
 def test_every_strategy_runs_through_tunefw(tmp_path, strategy, params, trials):

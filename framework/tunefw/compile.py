@@ -100,7 +100,15 @@ def compile_experiment(
     guard = RunGuard()
     totals = recipe.resources.totals()
     asha = recipe.scheduler if isinstance(recipe.scheduler, Asha) else None
-    writer = ResultWriter(location, config_types, stopped_early, guard, resources=totals)
+    writer = ResultWriter(
+        location,
+        config_types,
+        stopped_early,
+        guard,
+        resources=totals,
+        strategy=recipe.search.strategy,
+        suggested_by=plan.suggested_by,
+    )
     limit = concurrency_limit(plan, recipe.search.max_concurrent)
     search_alg, meters = plan.search_alg, []
     if recipe.budget is not None:

@@ -7,7 +7,8 @@ Plugins never read global state: everything a trial needs reaches it through ``T
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
@@ -78,6 +79,17 @@ class SearchPlan:
     param_space: dict[str, Any]
     search_alg: Any
     num_samples: int
+    suggested_by: Callable[[str], str | None] | None = None
+    """The method that suggested a trial, by trial id, for the ``suggested_by`` column (None:
+    the strategy's name, for every trial)."""
+
+
+class NamesSuggestions(ABC):
+    """Capability: a searcher that uses several methods says which one suggested a trial."""
+
+    @abstractmethod
+    def suggested_by(self, trial_id: str) -> str | None:
+        """The method behind trial ``trial_id``'s config, None if it suggested none."""
 
 
 class Plugin(Protocol):

@@ -12,13 +12,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ByteSize, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ByteSize,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from ray.tune import PlacementGroupFactory
 
 from tunefw.loggers import LoggerSection
 from tunefw.numbers import Count, FiniteFloat, Int, Seed, refuse_bool
 from tunefw.objective import Objective
-from tunefw.scheduler_sections import Asha, SchedulerSection
+from tunefw.scheduler_sections import Asha, Pbt, SchedulerSection
 from tunefw.space import SearchSpace, sampling_order
 from tunefw.store.layout import EXPERIMENT_NAME
 
@@ -78,7 +86,9 @@ class WarmStart(_Section):
 
 
 class SearchSection(_Section):
-    strategy: str = Field("random", description="An entry point in tunefw.search.")
+    strategy: str = Field(
+        "auto", description="An entry point in tunefw.search; auto picks the method itself."
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     space: SearchSpace
     num_samples: Count | None = Field(
@@ -242,6 +252,15 @@ class Recipe(_Section):
     stages: list[Stage] = Field(
         default_factory=list, description="Run one after another, each from the last's best."
     )
+
+    @model_validator(mode="after")
+    def _pbt_searches_at_random(self) -> Recipe:
+        """PBT mutates running trials itself: with no strategy named, its trials start from
+        random samples, as in Ray Tune."""
+        if isinstance(self.scheduler, Pbt) and "strategy" not in self.search.model_fields_set:
+            search = self.search.model_copy(update={"strategy": "random"})
+            object.__setattr__(self, "search", search)
+        return self
 
     @field_validator("stages")
     @classmethod

@@ -3,9 +3,11 @@
 A recipe writes each parameter as a mapping with one kind key (``{loguniform: [1e-3, 1]}``) or as
 a plain constant. ``uniform`` and ``int`` take a ``step`` (quantized values), and any sampled
 parameter a ``when`` condition (``{loguniform: [1e-4, 1], when: {kernel: rbf}}``): it exists only
-in configs where each named parameter has one of the given values. The models validate their
-bounds where they are parsed, so a bad range is reported with its dotted path, and know how to
-become a Ray Tune domain, a grid, or an Arrow column type.
+in configs where each named parameter has one of the given values, and a ``prior`` (with a
+``confidence``): where the user believes the optimum is. ``ordinal`` values, and a ``choice``
+of numbers, are ordered: model-based strategies see their position, not unrelated categories.
+The models validate their bounds where they are parsed, so a bad range is reported with its
+dotted path, and know how to become a Ray Tune domain, a grid, or an Arrow column type.
 """
 
 from __future__ import annotations
@@ -63,13 +65,33 @@ def _as_list(value: Any) -> Any:
 Condition = dict[str, Annotated[list[Scalar], BeforeValidator(_as_list)]]
 """``{parent: [values]}``: the parameter exists when every parent takes one of its values."""
 
+Confidence = Literal["low", "medium", "high"]
+"""How sure the user is of a ``prior``: how narrow the belief around it is."""
+
 
 class _Param(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: ClassVar[str]
     log: ClassVar[bool] = False
+    takes_prior: ClassVar[bool] = True
     when: Condition | None = None
+    prior: Scalar | None = Field(None, description="Where the optimum is believed to be.")
+    confidence: Confidence | None = Field(None, description="How sure the prior is (medium).")
+
+    @model_validator(mode="after")
+    def _check_prior(self) -> _Param:
+        if self.confidence is not None and self.prior is None:
+            raise ValueError("confidence is given without a prior")
+        if self.prior is not None and not self.takes_prior:
+            raise ValueError(f"{self.kind} visits every value, so it takes no prior")
+        if self.prior is not None and not self.contains(self.prior):
+            raise ValueError(f"prior {self.prior!r} is outside the parameter ({self._extent()})")
+        return self
+
+    def _extent(self) -> str:
+        """The parameter's values or range, as an error message shows them."""
+        return f"values {self.grid_values(None)}"
 
     @model_serializer(mode="wrap")
     def _only_given(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -128,6 +150,9 @@ class Range(_Param):
         span = (high - low) / step
         if abs(span - round(span)) > 1e-9 * max(1.0, span):
             raise ValueError(f"high - low ({high - low}) must be a multiple of step ({step})")
+
+    def _extent(self) -> str:
+        return f"{self.kind} {list(self.bounds)}"
 
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
@@ -254,13 +279,23 @@ class LogInt(IntRange):
         return sorted({round(v) for v in np.geomspace(low, high, points)})
 
 
-class _Options(_Param):
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class Options(_Param):
+    """A parameter that takes one of listed values."""
+
     values: list[Scalar] = Field(min_length=1)
 
     def contains(self, value: Any) -> bool:
         return any(
             value == v and isinstance(value, bool) == isinstance(v, bool) for v in self.values
         )
+
+    def order(self) -> list[Scalar] | None:
+        """The values in their order, smallest first, if they have one (None: categories)."""
+        return None
 
     def grid_values(self, points: int | None) -> list[Any]:
         return list(self.values)
@@ -269,21 +304,81 @@ class _Options(_Param):
         return arrow_type_of(self.values)
 
 
-class Choice(_Options):
-    """Sampled uniformly among ``values``."""
+def _ordered(values: list[Scalar]) -> list[Scalar]:
+    """Numbers sorted; words in the order written. Raises ``ValueError`` for mixed kinds or
+    repeated values, which have no order."""
+    if len(set(map(repr, values))) < len(values):
+        raise ValueError(f"ordered values must be distinct, got {values}")
+    if all(_is_number(v) for v in values):
+        return sorted(values, key=float)
+    if all(isinstance(v, str) for v in values):
+        return list(values)
+    kinds = sorted({type(v).__name__ for v in values})
+    raise ValueError(f"ordered values must be all numbers or all strings, got {'/'.join(kinds)}")
+
+
+def geometric(values: list[Scalar]) -> bool:
+    """Whether ordered ``values`` are positive numbers spaced by a constant ratio."""
+    if len(values) < 3 or not all(_is_number(v) and float(v) > 0 for v in values):
+        return False
+    ratios = np.diff(np.log([float(v) for v in values]))
+    return bool(np.ptp(ratios) <= 0.05 * abs(ratios.mean()) and ratios.mean() > 0)
+
+
+class Choice(Options):
+    """Sampled uniformly among ``values``; numbers are ordered (``ordered: false`` says not)."""
 
     kind: ClassVar[str] = "choice"
     values: list[Scalar] = Field(alias="choice", min_length=1)
+    ordered: bool | None = Field(
+        None, description="Model the values' order; the default: when they are all numbers."
+    )
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Choice:
+        if self.ordered:
+            _ordered(self.values)
+        return self
+
+    def order(self) -> list[Scalar] | None:
+        if self.ordered is False or len(self.values) < 2:
+            return None
+        if self.ordered is None and not all(_is_number(v) for v in self.values):
+            return None
+        try:
+            return _ordered(self.values)
+        except ValueError:  # repeated numbers: sampled as categories, as written
+            return None
 
     def domain(self) -> Any:
         return tune.choice(list(self.values))
 
 
-class Grid(_Options):
+class Ordinal(Options):
+    """Ordered values (numbers, sorted, or words in the order written), sampled uniformly by
+    random search; model-based strategies see each value's position in the order."""
+
+    kind: ClassVar[str] = "ordinal"
+    values: list[Scalar] = Field(alias="ordinal", min_length=2)
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Ordinal:
+        _ordered(self.values)
+        return self
+
+    def order(self) -> list[Scalar]:
+        return _ordered(self.values)
+
+    def domain(self) -> Any:
+        return tune.choice(list(self.values))
+
+
+class Grid(Options):
     """Every value is visited; with random search, the grid is crossed with the samples."""
 
     kind: ClassVar[str] = "grid"
     values: list[Scalar] = Field(alias="grid", min_length=1)
+    takes_prior: ClassVar[bool] = False
 
     def domain(self) -> Any:
         return tune.grid_search(list(self.values))
@@ -295,6 +390,7 @@ class Constant(_Param):
     kind: ClassVar[str] = "constant"
     value: Scalar
     when: None = None
+    takes_prior: ClassVar[bool] = False
 
     @model_validator(mode="before")
     @classmethod
@@ -318,7 +414,7 @@ class Constant(_Param):
         return arrow_type_of([self.value])
 
 
-PARAM_KINDS = ("uniform", "loguniform", "int", "logint", "choice", "grid")
+PARAM_KINDS = ("uniform", "loguniform", "int", "logint", "choice", "ordinal", "grid")
 
 
 def _kind_of(value: Any) -> str | None:
@@ -338,6 +434,7 @@ ParamSpec = Annotated[
     | Annotated[IntRange, Tag("int")]
     | Annotated[LogInt, Tag("logint")]
     | Annotated[Choice, Tag("choice")]
+    | Annotated[Ordinal, Tag("ordinal")]
     | Annotated[Grid, Tag("grid")]
     | Annotated[Constant, Tag("constant")],
     Discriminator(
@@ -408,7 +505,7 @@ def _check_parent(
     if parent not in space:
         raise SpaceError(f"{field}: the space has no parameter {parent!r}")
     spec = space[parent]
-    if isinstance(spec, (_Options, Constant)):
+    if isinstance(spec, (Options, Constant)):
         possible = spec.grid_values(None)
         missing = [v for v in values if v not in possible]
         if missing:

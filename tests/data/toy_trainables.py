@@ -202,3 +202,10 @@ def bulky(config: dict[str, Any], ctx: Any) -> None:
     for step in range(1, 21):
         time.sleep(0.05)
         ctx.report({"loss": config["x"] / step, "blob": os.urandom(8192).hex()})
+
+
+def sized_quadratic(config: dict[str, Any], ctx: Any) -> None:
+    """``quadratic`` with a model ``width`` (an ordered choice) reported as its ``size``."""
+    for step in range(1, 4):
+        loss = (config["x"] - 0.3) ** 2 + abs(config["width"] - 32) / 64 + 1.0 / step
+        ctx.report({"loss": loss, "size": config["width"]})

@@ -176,7 +176,7 @@ def _text_safe(table: pa.Table) -> pa.Table:
 
 
 def _print_table(table: pa.Table, metrics: list[str], title: str) -> None:
-    leading = (STAGE, col.TRIAL_ID, col.STATUS, col.ITERATION)
+    leading = (STAGE, col.TRIAL_ID, col.STATUS, col.ITERATION, col.SUGGESTED_BY)
     shown = [c for c in leading if c in table.column_names]
     shown += [n for n in table.column_names if n.startswith(col.CONFIG_PREFIX)]
     shown += [m for m in metrics if m in table.column_names]

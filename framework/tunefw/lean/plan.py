@@ -43,4 +43,6 @@ def pack_plan(plan: SearchPlan, settings: SearchSettings, per_pack: int) -> Sear
         )
     searcher = PackSearcher(source, per_pack, settings.metric, settings.mode)
     packs = math.ceil(source.total / per_pack)
-    return SearchPlan(param_space={}, search_alg=searcher, num_samples=packs)
+    return SearchPlan(
+        param_space={}, search_alg=searcher, num_samples=packs, suggested_by=plan.suggested_by
+    )

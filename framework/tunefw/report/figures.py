@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from tunefw.report import Skipped
 from tunefw.report.payoff import PAYOFF_SHARE, Payoff, best_so_far
 from tunefw.report.trials import StoredExperiment, Trial, varying
-from tunefw.space import Choice, Grid, ParamSpec
+from tunefw.space import Options, ParamSpec
 from tunefw.store import columns as col
 from tunefw.store.ranking import pareto_front
 
@@ -87,7 +87,7 @@ def history(experiment: StoredExperiment) -> Plot:
 
 def _dimension(name: str, spec: ParamSpec, values: Sequence[Any]) -> dict[str, Any]:
     """A parallel-coordinates axis: categories as ticks, log parameters on a log10 axis."""
-    if isinstance(spec, (Choice, Grid)):
+    if isinstance(spec, Options):
         order = [str(v) for v in spec.values]
         rank = {level: i for i, level in enumerate(order)}
         levels = sorted({str(v) for v in values}, key=lambda s: rank.get(s, len(order)))
@@ -220,7 +220,7 @@ def slices(experiment: StoredExperiment, params: list[str]) -> Plot:
     )
     for column, name in enumerate(params, 1):
         spec = experiment.space[name]
-        categorical = isinstance(spec, (Choice, Grid))
+        categorical = isinstance(spec, Options)
         points = [t for t in scored if name in t.config]
         figure.add_scatter(
             x=[str(t.config[name]) if categorical else t.config[name] for t in points],

@@ -192,7 +192,8 @@ def _top_trials(experiment: StoredExperiment) -> str:
     )
     metrics = list(objective.reported_metrics())
     front = {r[col.TRIAL_ID] for r in pareto_front(experiment.rows, objective)}
-    head = ["#", "trial", "status", "iterations", *experiment.sampled, *metrics, "CPU-s"]
+    head = ["#", "trial", "status", "iterations", "suggested by", *experiment.sampled, *metrics]
+    head += ["CPU-s"]
     head += ["Pareto front"] if objective.multi else []
     cells = [
         [
@@ -200,6 +201,7 @@ def _top_trials(experiment: StoredExperiment) -> str:
             row[col.TRIAL_ID],
             row[col.STATUS],
             row[col.ITERATION],
+            row.get(col.SUGGESTED_BY) or "",
             *(row.get(col.CONFIG_PREFIX + p) for p in experiment.sampled),
             *(row.get(col.METRIC_PREFIX + m) for m in metrics),
             row[col.CPU_SECONDS],

@@ -33,7 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tunefw.errors import StoreError
 from tunefw.report.trials import StoredExperiment, Trial
-from tunefw.space import Choice, Constant, Grid, IntRange, ParamSpec
+from tunefw.space import Constant, IntRange, Options, ParamSpec
 from tunefw.store import columns as col
 from tunefw.store.layout import reason
 
@@ -60,7 +60,7 @@ def distributions(experiment: StoredExperiment) -> dict[str, BaseDistribution]:
 
 def _distribution(spec: ParamSpec, seen: list[Any]) -> BaseDistribution:
     outside = list(dict.fromkeys(v for v in seen if not spec.contains(v)))
-    if isinstance(spec, (Choice, Grid)):
+    if isinstance(spec, Options):
         return CategoricalDistribution([*spec.values, *outside])
     assert not isinstance(spec, Constant)
     low, high = min([spec.bounds[0], *outside]), max([spec.bounds[1], *outside])

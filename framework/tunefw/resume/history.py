@@ -29,6 +29,8 @@ class StoredTrial:
     status: str
     checkpoint: str | None = None
     """The path of its latest checkpoint, where Ray Tune persisted one."""
+    suggested_by: str | None = None
+    """The search method that suggested its config."""
 
     @property
     def finished(self) -> bool:
@@ -89,6 +91,7 @@ def _trial(trial_id: str, rows: list[dict[str, Any]], config_names: Sequence[str
         iterations=[r[col.ITERATION] for r in rows],
         status=last[col.STATUS],
         checkpoint=checkpoints[-1] if checkpoints else None,
+        suggested_by=last.get(col.SUGGESTED_BY),
     )
 
 

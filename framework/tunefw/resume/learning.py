@@ -18,3 +18,10 @@ class LearnsFromTrials(ABC):
     @abstractmethod
     def learn(self, config: Mapping[str, Any], result: Mapping[str, Any] | None) -> None:
         """``config`` was evaluated and ended with ``result`` (its last one; None: errored)."""
+
+    def expect(self, config: Mapping[str, Any]) -> None:  # noqa: B027 (optional, no-op)
+        """``config`` is being evaluated again (a rerun); ``learn`` gets its result.
+
+        A searcher that models trials in flight holds it as running, in its stored place;
+        by default nothing happens until ``learn``.
+        """

@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from ray.tune.search import Searcher
@@ -144,22 +145,33 @@ def replay_plan(prepared: Prepared, history: History, restart_errored: bool) -> 
         skip = Counter(config_key(t.config, names) for t in history.trials)
     source = ReplaySource(base, reruns, skip, names, left, learner)
     metric, mode = prepared.settings.metric, prepared.settings.mode
+    labels = partial(_suggested_by, {t.trial_id: t.suggested_by for t in reruns}, strategy)
     lean = prepared.recipe.lean
     if lean is None:
         searcher = ReplaySearcher(source, metric, mode)
-        return SearchPlan(param_space={}, search_alg=searcher, num_samples=left)
+        return SearchPlan({}, searcher, num_samples=left, suggested_by=labels)
     packs = math.ceil(left / lean.configs_per_trial)
     pack_searcher = PackSearcher(source, lean.configs_per_trial, metric, mode)
-    return SearchPlan(param_space={}, search_alg=pack_searcher, num_samples=packs)
+    return SearchPlan({}, pack_searcher, num_samples=packs, suggested_by=labels)
+
+
+def _suggested_by(stored: Mapping[str, str | None], plan: SearchPlan, trial_id: str) -> str | None:
+    """A rerun keeps the method of the trial it reruns; the rest are the new plan's."""
+    if trial_id in stored:
+        return stored[trial_id]
+    return plan.suggested_by(trial_id) if plan.suggested_by is not None else None
 
 
 def teach(searcher: Searcher, trials: Sequence[StoredTrial]) -> LearnsFromTrials | None:
-    """Tell a searcher that can learn every stored trial that finished, in stored order;
-    returns it, or None for a searcher without that capability."""
+    """Tell a searcher that can learn every stored trial in stored order: how each finished
+    one ended, and that each unfinished one runs again; returns it, or None for a searcher
+    without that capability."""
     if not isinstance(searcher, LearnsFromTrials):
         return None
     for trial in trials:
         if trial.finished:
             failed = trial.status == col.ERRORED or trial.last_result is None
             searcher.learn(trial.config, None if failed else trial.last_result)
+        else:
+            searcher.expect(trial.config)
     return searcher

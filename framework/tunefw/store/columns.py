@@ -29,6 +29,8 @@ STATUS = "status"
 ERROR = "error"
 CHECKPOINT = "checkpoint"
 """Where Ray Tune persisted the trial's checkpoint of this result, if it made one."""
+SUGGESTED_BY = "suggested_by"
+"""The search method that suggested the trial's config (``auto``: the one it picked)."""
 
 CONFIG_PREFIX = "config."
 METRIC_PREFIX = "metric."
@@ -54,6 +56,7 @@ RESERVED_SCHEMA = pa.schema(
         (STATUS, pa.string()),
         (ERROR, pa.string()),
         (CHECKPOINT, pa.string()),
+        (SUGGESTED_BY, pa.string()),
     ]
 )
 

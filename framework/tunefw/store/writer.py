@@ -12,7 +12,7 @@ from __future__ import annotations
 import numbers
 import secrets
 import time
-from collections.abc import Container, Mapping
+from collections.abc import Callable, Container, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -69,6 +69,8 @@ class ResultWriter(TrialEvents):
         guard: RunGuard,
         *,
         resources: Mapping[str, float] | None = None,
+        strategy: str | None = None,
+        suggested_by: Callable[[str], str | None] | None = None,
         flush_rows: int = 1000,
         flush_seconds: float = 10.0,
     ) -> None:
@@ -78,6 +80,9 @@ class ResultWriter(TrialEvents):
         self.guard = guard
         self.resources = dict(resources or {})
         """A trial's CPUs and GPUs: its running time times these is its cost."""
+        self.strategy = strategy
+        self.suggested_by = suggested_by
+        """The method behind a trial, by stored trial id; else ``strategy`` for every trial."""
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.parts_written = 0
@@ -118,12 +123,17 @@ class ResultWriter(TrialEvents):
             col.STATUS: col.RUNNING,
             col.ERROR: None,
             col.CHECKPOINT: None,
+            col.SUGGESTED_BY: self._method(trial_id),
         }
         for name in self.config_types:
             row[col.CONFIG_PREFIX + name] = config.get(name)
         for name, value in flatten_metrics(result).items():
             row[col.METRIC_PREFIX + name] = value
         return row
+
+    def _method(self, trial_id: str) -> str | None:
+        method = self.suggested_by(trial_id) if self.suggested_by is not None else None
+        return method or self.strategy
 
     def trial_reported(
         self, trial_id: str, config: Mapping[str, Any], result: Mapping[str, Any]

@@ -4,7 +4,10 @@ can model.
 
 Ray Tune's ``OptunaSearch`` drives the study (ask on suggest, tell on completion, pickled with
 the experiment for resume). The space goes in as a define-by-run function so that conditional
-parameters are asked for only when their ``when`` holds, parents first.
+parameters are asked for only when their ``when`` holds, parents first. An ordered parameter
+(``ordinal``, a ``choice`` of numbers) is asked for as the integer position of its value, so
+the sampler models its order (for a geometric sequence, the position is its log scale); the
+config gets the value itself.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ from tunefw.objective import Constraint
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.resume.learning import LearnsFromTrials
 from tunefw.space import (
-    Choice,
     Constant,
     Grid,
     IntRange,
     LogUniform,
+    Options,
     ParamSpec,
     Uniform,
     conditional,
@@ -48,24 +51,54 @@ warnings.filterwarnings("ignore", message="Define-by-run function passed in the 
 takes its time inside the define-by-run function by design: these notices are noise."""
 
 
-def suggest(trial: Any, name: str, spec: ParamSpec) -> Any:
-    """Ask an Optuna trial for one parameter's value."""
+def distribution(spec: ParamSpec) -> BaseDistribution:
+    """The Optuna distribution a parameter is sampled from (an ordered one's: its positions)."""
     if isinstance(spec, Uniform):
-        return trial.suggest_float(name, *spec.bounds, step=spec.step)
+        return FloatDistribution(*spec.bounds, step=spec.step)
     if isinstance(spec, LogUniform):
-        return trial.suggest_float(name, *spec.bounds, log=True)
+        return FloatDistribution(*spec.bounds, log=True)
     if isinstance(spec, IntRange):
-        return trial.suggest_int(name, *spec.bounds, step=spec.step, log=spec.log)
-    if isinstance(spec, Choice):
-        return trial.suggest_categorical(name, list(spec.values))
-    raise SpaceError(f"search.space.{name}: {spec.kind} cannot be sampled by Optuna")
+        return IntDistribution(*spec.bounds, log=spec.log, step=spec.step)
+    if isinstance(spec, Options) and not isinstance(spec, Grid):
+        order = spec.order()
+        if order is not None:
+            return IntDistribution(0, len(order) - 1)
+        return CategoricalDistribution(list(spec.values))
+    raise SpaceError(f"{spec.kind} cannot be sampled by Optuna")
+
+
+def to_optuna(spec: ParamSpec, value: Any) -> Any:
+    """A config's value as Optuna holds it: an ordered parameter's position, else itself."""
+    order = spec.order() if isinstance(spec, Options) else None
+    return value if order is None else order.index(value)
+
+
+def from_optuna(spec: ParamSpec, value: Any) -> Any:
+    """The config's value for what Optuna suggested (``to_optuna`` undone)."""
+    order = spec.order() if isinstance(spec, Options) else None
+    return value if order is None else order[value]
+
+
+def suggest(trial: Any, name: str, spec: ParamSpec) -> Any:
+    """Ask an Optuna trial for one parameter's value, as Optuna holds it (``to_optuna``)."""
+    dist = distribution(spec)
+    if isinstance(dist, FloatDistribution):
+        return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    assert isinstance(dist, CategoricalDistribution)
+    return trial.suggest_categorical(name, list(dist.choices))
+
+
+def _ordered(spec: ParamSpec) -> bool:
+    return isinstance(spec, Options) and spec.order() is not None
 
 
 class SpaceSampler:
     """The space as a picklable define-by-run function.
 
-    Asks for each active parameter, parents before children, and returns the constants, which
-    Ray Tune merges into the config.
+    Asks for each active parameter, parents before children, and returns the constants and the
+    ordered parameters' values, which Ray Tune puts in the config over what Optuna holds.
     """
 
     def __init__(self, space: Mapping[str, ParamSpec]) -> None:
@@ -78,21 +111,23 @@ class SpaceSampler:
             spec = self.space[name]
             if not spec.active(config):
                 continue
-            config[name] = spec.value if isinstance(spec, Constant) else suggest(trial, name, spec)
-        return {name: v for name, v in config.items() if isinstance(self.space[name], Constant)}
+            if isinstance(spec, Constant):
+                config[name] = spec.value
+            else:
+                config[name] = from_optuna(spec, suggest(trial, name, spec))
+        return {name: v for name, v in config.items() if self._overrides(name)}
 
+    def _overrides(self, name: str) -> bool:
+        spec = self.space[name]
+        return isinstance(spec, Constant) or _ordered(spec)
 
-def distribution(spec: ParamSpec) -> BaseDistribution:
-    """The Optuna distribution ``suggest`` samples ``spec`` from."""
-    if isinstance(spec, Uniform):
-        return FloatDistribution(*spec.bounds, step=spec.step)
-    if isinstance(spec, LogUniform):
-        return FloatDistribution(*spec.bounds, log=True)
-    if isinstance(spec, IntRange):
-        return IntDistribution(*spec.bounds, log=spec.log, step=spec.step)
-    if isinstance(spec, Choice):
-        return CategoricalDistribution(list(spec.values))
-    raise SpaceError(f"{spec.kind} cannot be sampled by Optuna")
+    def optuna_params(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The sampled parameters of ``config`` as Optuna holds them."""
+        return {
+            name: to_optuna(spec, config[name])
+            for name, spec in self.space.items()
+            if name in config and not isinstance(spec, Constant)
+        }
 
 
 class ConstrainedOptunaSearch(OptunaSearch, LearnsFromTrials):
@@ -105,6 +140,8 @@ class ConstrainedOptunaSearch(OptunaSearch, LearnsFromTrials):
 
     def __init__(self, *args: Any, constraints: Sequence[Constraint] = (), **kwargs: Any) -> None:
         self._constraints = tuple(constraints)
+        self._expected: dict[str, str] = {}
+        """Reruns held as running Optuna trials: their config's key to their trial id."""
         super().__init__(*args, **kwargs)
 
     def on_trial_complete(
@@ -117,11 +154,28 @@ class ConstrainedOptunaSearch(OptunaSearch, LearnsFromTrials):
                 ot_trial.set_constraint(str(constraint), violation)
         super().on_trial_complete(trial_id, result, error)
 
+    def expect(self, config: Mapping[str, Any]) -> None:
+        """Ask Optuna for ``config`` itself (enqueued), so the study holds it as running, in
+        its place: later trials are numbered, and model it, as in the run that stored it."""
+        space: SpaceSampler = self._space
+        key = repr(sorted(config.items()))
+        self._expected[key] = f"tunefw-rerun-{len(self._expected)}"
+        self._ot_study.enqueue_trial(space.optuna_params(config))
+        self.suggest(self._expected[key])
+
     def learn(self, config: Mapping[str, Any], result: Mapping[str, Any] | None) -> None:
-        """Add ``config`` to the study as a finished trial (failed when ``result`` is None)."""
+        """Tell the study how ``config`` ended: an expected rerun as its running trial, any
+        other as a new finished trial (failed when ``result`` is None)."""
+        rerun = self._expected.pop(repr(sorted(config.items())), None)
+        if rerun is not None:
+            self.on_trial_complete(rerun, dict(result or {}), error=result is None)
+            return
         space: SpaceSampler = self._space
         sampled = {n: s for n, s in space.space.items() if not isinstance(s, Constant)}
-        params = {n: config[n] for n in sampled if n in config}
+        try:
+            params = space.optuna_params(config)
+        except ValueError:  # a stored value outside today's space: nothing to learn from
+            return
         metrics = self._metric if isinstance(self._metric, list) else [self._metric]
         values = [(result or {}).get(m) for m in metrics]
         complete = result is not None and all(isinstance(v, (int, float)) for v in values)
@@ -172,18 +226,25 @@ def refuse_multi_objective(settings: SearchSettings, strategy: str) -> None:
 
 
 def optuna_plan(
-    space: Mapping[str, ParamSpec], settings: SearchSettings, sampler: BaseSampler, strategy: str
+    space: Mapping[str, ParamSpec],
+    settings: SearchSettings,
+    sampler: BaseSampler,
+    strategy: str,
+    searcher: type[ConstrainedOptunaSearch] = ConstrainedOptunaSearch,
 ) -> SearchPlan:
-    """A plan whose searcher asks ``sampler`` for every config; the space must be sampleable."""
+    """A plan whose ``searcher`` asks ``sampler`` for every config; the space must be
+    sampleable."""
     refuse_grid(space, strategy)
     targets = settings.targets
     multi = len(targets) > 1
-    searcher = ConstrainedOptunaSearch(
-        space=SpaceSampler(space),
+    sampler_space = SpaceSampler(space)
+    points = [sampler_space.optuna_params(point) for point in settings.initial_points]
+    search_alg = searcher(
+        space=sampler_space,
         metric=list(targets) if multi else settings.metric,
         mode=list(targets.values()) if multi else settings.mode,
-        points_to_evaluate=list(settings.initial_points) or None,
+        points_to_evaluate=points or None,
         sampler=sampler,
         constraints=settings.constraints,
     )
-    return SearchPlan(param_space={}, search_alg=searcher, num_samples=settings.budget)
+    return SearchPlan(param_space={}, search_alg=search_alg, num_samples=settings.budget)

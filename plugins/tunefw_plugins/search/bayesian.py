@@ -4,7 +4,9 @@ TPE is multivariate (Optuna's default for one objective) and grouped, so conditi
 parameters are modelled together with the parameters they depend on; with several trials in
 flight it uses the constant-liar strategy.
 ``sampler: gp`` fits a Gaussian process (best on small, continuous spaces). Both take several
-objectives and constraints.
+objectives and constraints. Where the space has priors, the first trials are drawn around them
+and each sampler's suggestions are weighted towards them (``prior_samplers``); without, both
+are Optuna's own, trial for trial.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from tunefw.numbers import Int
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.space import ParamSpec
 from tunefw_plugins.search._optuna import optuna_plan, refuse_conditional
+from tunefw_plugins.search.prior_samplers import PriorTPESampler
+from tunefw_plugins.search.priors import StartSampler, beliefs
 
 
 class BayesianSearch:
@@ -42,16 +46,21 @@ class BayesianSearch:
 
     def plan(self, space: Mapping[str, ParamSpec], settings: SearchSettings) -> SearchPlan:
         p = self.params
+        start = {"start": StartSampler(space, settings.seed)} if beliefs(space) else {}
         if p.sampler == "gp":
             refuse_conditional(space, "bayesian (sampler: gp)", "a GP models a fixed box")
-            gp = GPSampler(
+            from tunefw_plugins.search.prior_gp import PriorGPSampler  # loads torch
+
+            gp = (PriorGPSampler if start else GPSampler)(
+                **start,
                 seed=settings.seed,
                 n_startup_trials=p.n_startup_trials,
                 deterministic_objective=p.deterministic_objective,
             )
             return optuna_plan(space, settings, gp, "bayesian")
         liar = p.constant_liar if p.constant_liar is not None else settings.max_concurrent != 1
-        tpe = TPESampler(
+        tpe = (PriorTPESampler if start else TPESampler)(
+            **start,
             seed=settings.seed,
             n_startup_trials=p.n_startup_trials,
             n_ei_candidates=p.n_ei_candidates,

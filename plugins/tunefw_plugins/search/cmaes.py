@@ -2,6 +2,7 @@
 
 It adapts a multivariate normal over the whole space, so it refuses categorical and
 conditional parameters, several objectives and constraints (it cannot model any of them).
+Ordered values (``ordinal``, a ``choice`` of numbers) are searched by their position.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tunefw.errors import RecipeError, SpaceError
 from tunefw.numbers import FiniteFloat, Int
 from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import Choice, ParamSpec
+from tunefw.space import Options, ParamSpec
 from tunefw_plugins.search._optuna import optuna_plan, refuse_conditional, refuse_multi_objective
 
 
@@ -37,10 +38,10 @@ class CmaEsSearch:
 
     def plan(self, space: Mapping[str, ParamSpec], settings: SearchSettings) -> SearchPlan:
         for name, spec in space.items():
-            if isinstance(spec, Choice):
+            if isinstance(spec, Options) and spec.order() is None:
                 raise SpaceError(
                     f"search.space.{name}: cmaes samples numbers, not categories; make it a "
-                    "constant or use bayesian, qmc or random"
+                    "constant or an ordinal, or use bayesian, qmc or random"
                 )
         refuse_conditional(space, "cmaes", "it adapts one distribution over a fixed space")
         refuse_multi_objective(settings, "cmaes")
