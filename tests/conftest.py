@@ -49,6 +49,15 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
+def stored_experiments(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The storage root of the experiments the report, export and query tests read: run
+    once per session (they only read it)."""
+    from .report_helpers import run_experiments
+
+    return run_experiments(tmp_path_factory.mktemp("stored"))
+
+
+@pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
     """The one Ray instance of the test session: embedded, 2 CPUs, on 127.0.0.1.
 

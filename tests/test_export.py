@@ -19,7 +19,7 @@ from tunefw.store import columns as col
 from tunefw.store.layout import Storage, find_experiment
 from tunefw.store.reader import final_rows, read_results
 
-from .report_helpers import ASHA, FLAKY, PARETO, run_experiments
+from .report_helpers import ASHA, FLAKY, PARETO
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -30,9 +30,10 @@ STATES = {
 }
 
 
-@pytest.fixture(scope="module")
-def storage(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run_experiments(tmp_path_factory.mktemp("export"))
+@pytest.fixture
+def storage(stored_experiments: Path) -> Path:
+    """The experiments the report and export tests read (run once per session)."""
+    return stored_experiments
 
 
 def export(storage: Path, name: str, journal: Path) -> optuna.Study:

@@ -1,13 +1,12 @@
-"""Faults on real Ray: failing trials, retries, a killed worker, a killed driver, a full disk."""
+"""Faults on real Ray: failing trials, retries, a killed worker, a full disk (a killed driver:
+test_killed_driver)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -22,7 +21,6 @@ from .faults_helpers import (
     experiment,
     function_recipe,
     has_parts,
-    start_driver,
     stored_keys,
     wait_until,
 )
@@ -106,49 +104,6 @@ def test_a_killed_worker_resumes_the_trial_from_its_checkpoint(tmp_path):
     assert True in table["metric.restored"].to_pylist()
     keys = stored_keys(location)
     assert len(keys) == len(set(keys)) == 20
-
-
-@pytest.mark.parametrize("lean", [None, 2], ids=["ordinary", "lean"])
-def test_a_killed_driver_is_resumed_without_loss_or_duplicates(tmp_path, capsys, lean):
-    """In lean mode too: two configs per Ray Tune trial, five trials."""
-    path = function_recipe(
-        tmp_path,
-        f"""
-        name: killed-driver
-        trainable: {{kind: function, function: "toy_trainables:steady"}}
-        objective: {{metric: loss, mode: min}}
-        search:
-          strategy: random
-          num_samples: 10
-          max_concurrent: 2
-          seed: 2
-          space: {{x: {{uniform: [0, 1]}}}}
-        scheduler: {{type: none}}
-        {f"lean: {{configs_per_trial: {lean}}}" if lean else ""}
-        """,
-    )
-    env = {**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": "1"}  # Ray saves its state every second
-    driver = start_driver(path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    root = tmp_path / "results" / "killed-driver"
-    wait_until(has_parts(root / "results"))
-    driver.send_signal(signal.SIGKILL)  # whatever Ray's own snapshots hold: resume reads rows
-    driver.wait(timeout=30)
-    location = experiment(tmp_path, "killed-driver")
-    assert load_manifest(location)["status"] == "running", "killed before it could say more"
-    before = len(final_rows(read_results(location)))
-    assert before < 10 or Counter(read_results(location)[col.STATUS].to_pylist())[col.RUNNING]
-
-    rc = main(["resume", "killed-driver", "--storage", str(tmp_path / "results")])
-    assert rc == 0, capsys.readouterr().err
-    manifest = load_manifest(location)
-    assert manifest["status"] == "completed"
-    assert len(manifest["resumed_at"]) == 1
-    finals = final_rows(read_results(location)).to_pylist()
-    assert len(finals) == 10
-    assert {r[col.STATUS] for r in finals} == {col.TERMINATED}
-    assert len({r["config.x"] for r in finals}) == 10, "the searcher went on from its state"
-    keys = stored_keys(location)
-    assert len(keys) == len(set(keys)) == 100, "every iteration of every trial, exactly once"
 
 
 def test_a_refused_write_is_one_line_and_earlier_parts_stay_readable(tmp_path, capsys):

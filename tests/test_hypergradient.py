@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from scipy.optimize import minimize_scalar
 from sklearn.datasets import load_iris
 from torch.func import functional_call
 
@@ -184,13 +185,16 @@ def follow(trainable, data, split, start, settings, restored=None):
 def test_hypergradient_descent_lands_on_the_grid_optimum_from_several_starts():
     data, split = regression_problem()
     trainable = LinearTrainable(LinearTrainable.Params(task="regression"))
-    grid = np.geomspace(1e-4, 1e2, 241)
-    losses = []
-    for l2 in grid:
-        reports = []
-        trainable.run(linear_context(data, split, {"l2": float(l2)}, reports))
-        losses.append(reports[-1][0]["loss"])
-    best = math.log(grid[int(np.argmin(losses))])
+
+    def loss(log_l2: float) -> float:
+        reports: list = []
+        trainable.run(linear_context(data, split, {"l2": math.exp(log_l2)}, reports))
+        return float(reports[-1][0]["loss"])
+
+    grid = np.log(np.geomspace(1e-4, 1e2, 25))
+    i = int(np.argmin([loss(x) for x in grid]))
+    bracket = (grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)])
+    best = minimize_scalar(loss, bounds=bracket, method="bounded", options={"xatol": 0.01}).x
     assert math.log(1e-3) < best < math.log(10), "an interior optimum, away from the starts"
     settings = OuterSettings(steps=100, lr=0.5, decay=0.95, inner_steps=2)
     for start in (1e-3, 1e-1, 10.0):

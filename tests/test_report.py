@@ -18,7 +18,7 @@ from tunefw.store import columns as col
 from tunefw.store.layout import Storage, find_experiment
 from tunefw.store.reader import final_rows, read_results
 
-from .report_helpers import ASHA, FLAKY, PARETO, run_experiments
+from .report_helpers import ASHA, FLAKY, PARETO
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -35,9 +35,10 @@ CHROMIUM_ARGS = [
 ALL_PLOTS = {"history", "parallel", "importance", "curves", "slices", "pareto", "compute"}
 
 
-@pytest.fixture(scope="module")
-def storage(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run_experiments(tmp_path_factory.mktemp("report"))
+@pytest.fixture
+def storage(stored_experiments: Path) -> Path:
+    """The experiments the report and export tests read (run once per session)."""
+    return stored_experiments
 
 
 def report(storage: Path, name: str, out: Path) -> Path:
