@@ -4,12 +4,18 @@ Every tunefw strategy is built exactly as a recipe builds it (its plugin's ``pla
 searcher is driven through Ray Tune's Searcher API, one trial at a time, the calls Ray Tune's
 controller makes at ``max_concurrent: 1``. ``--verify-ray`` runs the same search through the
 whole of tunefw on a real Ray and checks that it makes the same suggestions. The references
-are standalone Optuna studies (TPESampler, GPSampler and RandomSampler with their defaults).
+are standalone Optuna studies (TPESampler, GPSampler and RandomSampler with their defaults)
+whose objectives ask for listed values with ``suggest_categorical``, as Optuna users write
+them. ``auto`` also runs with a good prior (the table's best config) and a misleading one
+(its worst) on the tabled problems.
 
 Reported per problem and method: the median (over seeds) best value after 50 and 100 trials,
-and the median number of trials needed to reach random search's final (100-trial) value.
+and the median number of trials needed to reach random search's final (100-trial) value;
+for ``auto``, the share of trials each method suggested. The goals are judged on the real
+problems (``Problem.real``).
 
-    python -m benchmarks.search_efficiency                 # 8 problems, 5 seeds, 100 trials
+    python -m benchmarks.tuning_tables                     # the tables, once (about 10 min)
+    python -m benchmarks.search_efficiency                 # 14 problems, 5 seeds, 100 trials
     python -m benchmarks.search_efficiency --quick         # 3 problems, 3 seeds, 40 trials
     python -m benchmarks.search_efficiency --verify-ray
 """
@@ -22,6 +28,7 @@ import math
 import multiprocessing
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,40 +38,61 @@ import optuna
 from pydantic import TypeAdapter
 
 from benchmarks.common import emit, run_tunefw
-from benchmarks.search_problems import PROBLEMS, Problem
+from benchmarks.search_problems import PROBLEMS, Levels, Problem
 from tunefw import registry
 from tunefw.protocols import SearchSettings
 from tunefw.space import ParamSpec
 
 TUNEFW: dict[str, tuple[str, dict[str, Any]]] = {
+    "tunefw auto": ("auto", {}),
+    "tunefw smac": ("smac", {}),
     "tunefw bayesian": ("bayesian", {}),
-    "tunefw bayesian gp": ("bayesian", {"sampler": "gp"}),
-    "tunefw cmaes": ("cmaes", {}),
-    "tunefw qmc": ("qmc", {}),
-    "tunefw nsga2": ("nsga2", {}),
 }
+PRIORS = {"tunefw auto, good prior": "good", "tunefw auto, misleading prior": "misleading"}
+"""``auto`` with a prior on every parameter: the table's best config, or its worst."""
 OPTUNA: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "optuna tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
     "optuna gp": lambda seed: optuna.samplers.GPSampler(seed=seed),
     "optuna random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
 }
 RANDOM = "optuna random"
+METHODS = [*TUNEFW, *PRIORS, *OPTUNA]
 PARAM = TypeAdapter(ParamSpec)
 
 
-def tunefw_space(problem: Problem) -> dict[str, ParamSpec]:
-    return {name: PARAM.validate_python(b.recipe()) for name, b in problem.bounds.items()}
+def prior_config(problem: Problem, which: str) -> dict[str, Any]:
+    """The tabled config with the best (or, misleading, the worst) score."""
+    from benchmarks.tuning_tables import TABLES, key_of, lookup
+
+    table = TABLES[problem.name]
+    scores = lookup(problem.name)
+    ranked = sorted(table.configs(), key=lambda c: scores[key_of(c)])
+    return ranked[0] if which == "good" else ranked[-1]
 
 
-def run_tunefw_searcher(method: str, problem: Problem, seed: int, trials: int) -> list[float]:
-    """The plugin's plan, its searcher driven one trial at a time as Ray Tune drives it."""
-    strategy, params = TUNEFW[method]
+def tunefw_space(problem: Problem, prior: str | None = None) -> dict[str, ParamSpec]:
+    believed = prior_config(problem, prior) if prior else {}
+    space = {}
+    for name, b in problem.bounds.items():
+        written = b.recipe() | ({"prior": believed[name]} if name in believed else {})
+        space[name] = PARAM.validate_python(written)
+    return space
+
+
+def run_tunefw_searcher(
+    method: str, problem: Problem, seed: int, trials: int
+) -> tuple[list[float], list[str]]:
+    """The plugin's plan, its searcher driven one trial at a time as Ray Tune drives it; the
+    values, and the method behind each trial."""
+    strategy, params = TUNEFW.get(method, ("auto", {}))
     plugin = registry.load("search", strategy)
     settings = SearchSettings(
         num_samples=trials, max_concurrent=1, seed=seed, metric="value", mode="min"
     )
-    searcher = plugin(plugin.Params(**params)).plan(tunefw_space(problem), settings).search_alg
-    values = []
+    space = tunefw_space(problem, PRIORS.get(method))
+    plan = plugin(plugin.Params(**params)).plan(space, settings)
+    searcher = plan.search_alg
+    values, methods = [], []
     for i in range(trials):
         trial_id = f"t{i:05d}"
         config = searcher.suggest(trial_id)
@@ -72,34 +100,31 @@ def run_tunefw_searcher(method: str, problem: Problem, seed: int, trials: int) -
         searcher.on_trial_result(trial_id, result)
         searcher.on_trial_complete(trial_id, result)
         values.append(result["value"])
-    return values
+        methods.append((plan.suggested_by(trial_id) if plan.suggested_by else None) or strategy)
+    return values, methods
 
 
-def run_optuna(method: str, problem: Problem, seed: int, trials: int) -> list[float]:
+def run_optuna(
+    method: str, problem: Problem, seed: int, trials: int
+) -> tuple[list[float], list[str]]:
     """A plain Optuna study with the sampler's defaults."""
 
     def objective(trial: optuna.Trial) -> float:
-        config = {
-            name: trial.suggest_int(name, int(b.low), int(b.high), log=b.log)
-            if b.integer
-            else trial.suggest_float(name, b.low, b.high, log=b.log)
-            for name, b in problem.bounds.items()
-        }
-        return problem.evaluate(config)
+        return problem.evaluate(problem.suggest(trial))
 
     study = optuna.create_study(sampler=OPTUNA[method](seed))
     study.optimize(objective, n_trials=trials)
-    return [t.value for t in study.trials]
+    return [t.value for t in study.trials], [method] * trials
 
 
-def run_job(job: tuple[str, str, int, int]) -> tuple[str, str, int, list[float], float]:
+def run_job(job: tuple[str, str, int, int]) -> tuple[str, str, int, list[float], list[str], float]:
     problem_name, method, seed, trials = job
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     problem = PROBLEMS[problem_name]
     started = time.perf_counter()
-    run = run_tunefw_searcher if method in TUNEFW else run_optuna
-    values = run(method, problem, seed, trials)
-    return problem_name, method, seed, values, time.perf_counter() - started
+    run = run_optuna if method in OPTUNA else run_tunefw_searcher
+    values, methods = run(method, problem, seed, trials)
+    return problem_name, method, seed, values, methods, time.perf_counter() - started
 
 
 def best_so_far(values: list[float]) -> np.ndarray:
@@ -116,7 +141,7 @@ def summarize(runs: dict[tuple[str, str], list[list[float]]], trials: int) -> li
     rows = []
     for problem in sorted({p for p, _ in runs}):
         target = float(np.median([best_so_far(v)[-1] for v in runs[(problem, RANDOM)]]))
-        for method in [*TUNEFW, *OPTUNA]:
+        for method in METHODS:
             seeds = runs.get((problem, method))
             if not seeds:
                 continue
@@ -137,28 +162,34 @@ def summarize(runs: dict[tuple[str, str], list[list[float]]], trials: int) -> li
     return rows
 
 
-def verdicts(rows: list[dict[str, Any]], trials: int) -> dict[str, Any]:
-    """The issue's two goals, over the problems."""
+def verdicts(rows: list[dict[str, Any]], trials: int, problems: list[str]) -> dict[str, Any]:
+    """The issue's three goals for ``auto``, over ``problems`` (the real ones)."""
     by = {(r["problem"], r["method"]): r for r in rows}
-    problems = sorted({r["problem"] for r in rows})
     key = f"median_best_{trials}"
-    matches = [
-        p
-        for p in problems
-        if by[(p, "tunefw bayesian")][key]
-        <= by[(p, "optuna tpe")][key] + 0.5 * by[(p, "optuna tpe")]["iqr_best"]
+    auto, tpe = "tunefw auto", "optuna tpe"
+    beats = [p for p in problems if by[(p, auto)][key] <= by[(p, tpe)][key]]
+    ratios = [
+        by[(p, auto)]["trials_to_random"] / by[(p, tpe)]["trials_to_random"] for p in problems
     ]
-    reach = [by[(p, "tunefw bayesian")]["trials_to_random"] for p in problems]
-    trials_ratio = [
-        by[(p, "tunefw bayesian")]["trials_to_random"] / by[(p, "optuna tpe")]["trials_to_random"]
-        for p in problems
-    ]
+    worse = [p for p in problems if by[(p, auto)][key] > by[(p, RANDOM)][key]]
     return {
-        "bayesian_over_tpe_trials_to_random_median_ratio": float(np.median(trials_ratio)),
-        "bayesian_matches_tpe": f"{len(matches)}/{len(problems)}",
-        "bayesian_matches_tpe_share": len(matches) / len(problems),
-        "bayesian_trials_to_random_median_problem": float(np.median(reach)),
+        "problems": problems,
+        "auto_beats_or_equals_tpe": f"{len(beats)}/{len(problems)}",
+        "auto_beats_or_equals_tpe_share": len(beats) / len(problems),
+        "auto_over_tpe_trials_to_random_median_ratio": float(np.median(ratios)),
+        "auto_worse_than_random_on": worse,
     }
+
+
+def method_mix(methods: dict[tuple[str, str], list[list[str]]]) -> dict[str, dict[str, float]]:
+    """Per problem, the share of ``auto``'s trials each of its methods suggested."""
+    mix = {}
+    for (problem, method), runs in sorted(methods.items()):
+        if method == "tunefw auto":
+            counts = Counter(m for run in runs for m in run)
+            total = sum(counts.values())
+            mix[problem] = {m: round(c / total, 3) for m, c in counts.most_common()}
+    return mix
 
 
 def write_plot(runs: dict[tuple[str, str], list[list[float]]], path: Path) -> None:
@@ -188,7 +219,7 @@ def write_plot(runs: dict[tuple[str, str], list[list[float]]], path: Path) -> No
                 best_so_far(v)[-1] for (p, _), seeds in runs.items() if p == problem for v in seeds
             )
         )
-        for j, method in enumerate([*TUNEFW, *OPTUNA]):
+        for j, method in enumerate(METHODS):
             seeds = runs.get((problem, method))
             if not seeds:
                 continue
@@ -255,7 +286,7 @@ def verify_through_ray(trials: int) -> None:
         rows = final_rows(read_results(summary.location)).to_pylist()
     rows.sort(key=lambda r: r["timestamp"])  # one trial at a time: report order is trial order
     through_ray = [r["metric.value"] for r in rows]
-    loop = run_tunefw_searcher("tunefw bayesian", problem, 0, trials)
+    loop, _ = run_tunefw_searcher("tunefw bayesian", problem, 0, trials)
     emit(
         "search_efficiency_verify_ray",
         trials=trials,
@@ -273,33 +304,43 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/out", help="trajectories, table and plot")
     parser.add_argument("--verify-ray", action="store_true", help="only the through-Ray check")
+    parser.add_argument("--problems", help="comma-separated problem names (all by default)")
     args = parser.parse_args()
     if args.verify_ray:
         verify_through_ray(30)
         return
-    problems = list(PROBLEMS)
+    problems = args.problems.split(",") if args.problems else list(PROBLEMS)
     seeds, trials = args.seeds, args.trials
     if args.quick:
-        problems, seeds, trials = ["branin", "hartmann6", "sklearn-tree-breast-cancer"], 3, 40
-    methods = [*TUNEFW, *OPTUNA]
-    jobs = [(p, m, s, trials) for p in problems for m in methods for s in range(seeds)]
-    jobs.sort(key=lambda j: "gp" not in j[1])  # the slow GP jobs first
+        problems, seeds, trials = ["branin", "hgb-breast-cancer", "svm-digits-conditional"], 3, 40
+    jobs = [
+        (p, m, s, trials)
+        for p in problems
+        for m in METHODS
+        for s in range(seeds)
+        if m not in PRIORS or any(isinstance(b, Levels) for b in PROBLEMS[p].bounds.values())
+    ]
+    jobs.sort(key=lambda j: ("gp" not in j[1] and "auto" not in j[1], j[2], j[1]))  # slow first
     started = time.perf_counter()
     runs: dict[tuple[str, str], list[list[float]]] = {}
+    suggested: dict[tuple[str, str], list[list[str]]] = {}
     seconds: dict[str, float] = {}
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-        for problem, method, _, values, took in pool.imap_unordered(run_job, jobs):
+        for problem, method, _, values, methods, took in pool.imap_unordered(run_job, jobs):
             runs.setdefault((problem, method), []).append(values)
+            suggested.setdefault((problem, method), []).append(methods)
             seconds[method] = seconds.get(method, 0.0) + took
     rows = summarize(runs, trials)
     for row in rows:
         emit("search_efficiency", **row, trials=trials, seeds=seeds)
+    real = [p for p in problems if PROBLEMS[p].real]
     emit(
         "search_efficiency_goals",
-        **verdicts(rows, trials),
+        **verdicts(rows, trials, real),
         wall_s=time.perf_counter() - started,
         seconds_by_method=seconds,
     )
+    emit("search_efficiency_auto_methods", **method_mix(suggested))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "search_efficiency.json").write_text(

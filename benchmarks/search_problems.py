@@ -1,8 +1,10 @@
-"""The problems of the search-efficiency benchmark, each a function to minimise over a box.
+"""The problems of the search-efficiency benchmark, each a function to minimise.
 
-Synthetic: Branin, Hartmann6 and four BBOB functions from ``coco-experiment`` (offline).
-Real: two scikit-learn tuning tasks on bundled datasets, scored by 3-fold cross-validation
-(1 - accuracy, so lower is better). Every problem is deterministic for a given config.
+Synthetic: Branin, Hartmann6 and four BBOB functions from ``coco-experiment`` (offline), over
+boxes. Real, over continuous ranges: two scikit-learn tuning tasks on bundled datasets, scored
+by 3-fold cross-validation (1 - accuracy, so lower is better). Real, over the discrete grids
+people write (ordered numbers, categories, a conditional SVM): four models' precomputed
+tables (``benchmarks.tuning_tables``). Every problem is deterministic for a given config.
 """
 
 from __future__ import annotations
@@ -36,12 +38,57 @@ class Bound:
 
 
 @dataclass(frozen=True)
+class Levels:
+    """Discrete values as a user lists them: numbers (ordered) or categories, maybe under a
+    condition on another parameter."""
+
+    values: tuple[Any, ...]
+    when: tuple[str, tuple[Any, ...]] | None = None
+
+    def recipe(self) -> dict[str, Any]:
+        """The parameter in recipe syntax: a ``choice`` (of numbers: ordered by default)."""
+        written: dict[str, Any] = {"choice": list(self.values)}
+        if self.when is not None:
+            written["when"] = {self.when[0]: list(self.when[1])}
+        return written
+
+
+@dataclass(frozen=True)
 class Problem:
     name: str
-    bounds: dict[str, Bound]
+    bounds: dict[str, Bound | Levels]
     evaluate: Callable[[dict[str, Any]], float]
     optimum: float | None = None
     """The known minimum, or None (regret is then against the best value any run found)."""
+    real: bool = False
+    """A real model's tuning problem (the issue's goals are judged on these)."""
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """The config, asked of a standalone Optuna trial as its users write it: ranges as
+        floats and ints, listed values as ``suggest_categorical``; conditions as ``if``."""
+        config: dict[str, Any] = {}
+        for name, b in self.bounds.items():
+            if isinstance(b, Levels):
+                if b.when is None or config.get(b.when[0]) in b.when[1]:
+                    config[name] = trial.suggest_categorical(name, list(b.values))
+            elif b.integer:
+                config[name] = trial.suggest_int(name, int(b.low), int(b.high), log=b.log)
+            else:
+                config[name] = trial.suggest_float(name, b.low, b.high, log=b.log)
+        return config
+
+
+def table_problem(name: str) -> Problem:
+    """A precomputed table as a problem: its grids as levels, its scores looked up."""
+    from benchmarks.tuning_tables import TABLES, key_of, lookup
+
+    table = TABLES[name]
+
+    def evaluate(config: dict[str, Any]) -> float:
+        return lookup(name)[key_of(config)]
+
+    levels = {n: Levels(g.values, g.when) for n, g in table.grids.items()}
+    return Problem(name, levels, evaluate, real=True)
 
 
 def branin(c: dict[str, Any]) -> float:
@@ -136,6 +183,7 @@ PROBLEMS: dict[str, Problem] = {
             "sklearn-svc-digits",
             {"C": Bound(1e-2, 1e3, log=True), "gamma": Bound(1e-4, 1.0, log=True)},
             svc_digits,
+            real=True,
         ),
         Problem(
             "sklearn-tree-breast-cancer",
@@ -145,6 +193,16 @@ PROBLEMS: dict[str, Problem] = {
                 "ccp_alpha": Bound(1e-5, 0.1, log=True),
             },
             tree_breast_cancer,
+            real=True,
+        ),
+        *(
+            table_problem(name)
+            for name in (
+                "hgb-breast-cancer",
+                "mlp-digits",
+                "svm-digits-conditional",
+                "forest-wine-mixed",
+            )
         ),
     ]
 }
