@@ -120,6 +120,9 @@ def run_optuna(
 def run_job(job: tuple[str, str, int, int]) -> tuple[str, str, int, list[float], list[str], float]:
     problem_name, method, seed, trials = job
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    import torch
+
+    torch.set_num_threads(1)  # one job per core: the GP's threads would fight the other job's
     problem = PROBLEMS[problem_name]
     started = time.perf_counter()
     run = run_optuna if method in OPTUNA else run_tunefw_searcher
