@@ -71,7 +71,11 @@ def recipe(trials: int, lean: int | None = None) -> dict[str, Any]:
         "name": "overhead",
         "trainable": {"kind": "function", "function": "benchmarks.workloads:tunefw_reports"},
         "objective": {"metric": "loss", "mode": "min"},
-        "search": {"num_samples": trials, "space": {"x": {"uniform": [0, 1]}, "reports": REPORTS}},
+        "search": {
+            "strategy": "random",  # as raw Ray Tune samples
+            "num_samples": trials,
+            "space": {"x": {"uniform": [0, 1]}, "reports": REPORTS},
+        },
         "scheduler": {"type": "asha", "max_t": REPORTS, "grace_period": 1, "reduction_factor": 3},
         **packing,
     }

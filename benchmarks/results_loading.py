@@ -63,7 +63,11 @@ def run_both(work: Path, trials: int, reports: int) -> tuple[float, float]:
         "name": "loading",
         "trainable": {"kind": "function", "function": "benchmarks.workloads:tunefw_reports"},
         "objective": {"metric": "loss", "mode": "min"},
-        "search": {"num_samples": trials, "space": {"x": {"uniform": [0, 1]}, "reports": reports}},
+        "search": {
+            "strategy": "random",  # as raw Ray Tune samples
+            "num_samples": trials,
+            "space": {"x": {"uniform": [0, 1]}, "reports": reports},
+        },
         "scheduler": {"type": "none"},
     }
     _, tunefw_run = run_tunefw(recipe, work / "tunefw")

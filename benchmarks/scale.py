@@ -107,7 +107,11 @@ def main() -> None:
             "name": "scale",
             "trainable": {"kind": "function", "function": "benchmarks.workloads:tunefw_reports"},
             "objective": {"metric": "loss", "mode": "min"},
-            "search": {"num_samples": trials, "space": {"x": {"uniform": [0, 1]}, "reports": 1}},
+            "search": {
+                "strategy": "random",  # as raw Ray Tune samples
+                "num_samples": trials,
+                "space": {"x": {"uniform": [0, 1]}, "reports": 1},
+            },
             "scheduler": {"type": "none"},
             **packing,
         }
