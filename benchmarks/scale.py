@@ -85,6 +85,7 @@ def measured(run: Any, trials: int) -> dict[str, float]:
 def main() -> None:
     args = arguments(__doc__ or "")
     trials = 400 if args.quick else 10_000
+    per_pack = 20 if args.quick else LEAN_CONFIGS  # the first tenth must span several packs
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
     start_embedded_ray(num_cpus=os.cpu_count())
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
@@ -121,11 +122,11 @@ def main() -> None:
 
     raw_figures = measured(raw, trials)
     tunefw_figures = measured(ours, trials)
-    lean_figures = measured(lambda completions: ours(completions, LEAN_CONFIGS), trials)
+    lean_figures = measured(lambda completions: ours(completions, per_pack), trials)
     emit(
         "scale",
         trials=trials,
-        lean_configs_per_trial=LEAN_CONFIGS,
+        lean_configs_per_trial=per_pack,
         **{f"tunefw_{k}": v for k, v in tunefw_figures.items()},
         **{f"tunefw_lean_{k}": v for k, v in lean_figures.items()},
         **{f"raw_{k}": v for k, v in raw_figures.items()},
