@@ -122,7 +122,7 @@ def test_a_failing_config_is_stored_with_its_traceback_and_its_pack_goes_on(tmp_
         name: flaky-lean
         trainable: {kind: function, function: "toy_trainables:fails_above"}
         objective: {metric: loss, mode: min}
-        search: {num_samples: 12, seed: 1, space: {x: {uniform: [0, 1]}}}
+        search: {strategy: random, num_samples: 12, seed: 1, space: {x: {uniform: [0, 1]}}}
         lean: {configs_per_trial: 6}
         """,
     )

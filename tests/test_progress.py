@@ -36,7 +36,7 @@ TINY = """
     name: tiny
     trainable: {kind: function, function: "toy_trainables:quadratic"}
     objective: {metric: loss, mode: min}
-    search: {num_samples: 4, seed: 3, space: {x: {uniform: [0, 1]}}}
+    search: {strategy: random, num_samples: 4, seed: 3, space: {x: {uniform: [0, 1]}}}
     scheduler: {type: none}
     """
 

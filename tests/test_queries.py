@@ -133,7 +133,8 @@ def test_bool_metrics_are_typed(storage):
 def test_warm_start_evaluates_the_best_configs_first(storage, tmp_path, capsys):
     best = tunefw.open_results(str(storage), "bran-a").sort_by("metric.value").slice(0, 3)
     body = BRANIN.format(name="warm", seed=9).replace(
-        "  num_samples: 12", "  num_samples: 5\n  warm_start: {experiment: bran-a, top_k: 3}"
+        "  num_samples: 12",  # random: trial ids in start order, so the first 3 are the seeded
+        "  strategy: random\n  num_samples: 5\n  warm_start: {experiment: bran-a, top_k: 3}",
     )
     path = function_recipe(tmp_path, body)
     path.write_text(path.read_text().replace(str(tmp_path / "results"), str(storage)))
