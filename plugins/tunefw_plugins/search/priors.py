@@ -52,11 +52,7 @@ class Belief:
 
     def unit(self, values: np.ndarray) -> np.ndarray:
         """Optuna's values (a category's index) on the unit scale."""
-        if isinstance(self.dist, CategoricalDistribution):
-            return values
-        low, high = _span(self.dist)
-        scaled = np.log(values) if self.dist.log else values
-        return (scaled - low) / (high - low)
+        return unit_scale(self.dist, values)
 
     def log_density(self, unit: Any) -> Any:
         """The log belief at unit-scale points, up to a constant (numpy or torch alike)."""
@@ -92,9 +88,19 @@ def beliefs(space: Mapping[str, ParamSpec]) -> dict[str, Belief]:
         if isinstance(dist, CategoricalDistribution):
             center = float(dist.to_internal_repr(value))
         else:
-            center = float(Belief(dist, 0.0, "medium").unit(np.array([float(value)]))[0])
+            center = float(unit_scale(dist, np.array([float(value)]))[0])
         out[name] = Belief(dist, center, spec.confidence or "medium")
     return out
+
+
+def unit_scale(dist: BaseDistribution, values: np.ndarray) -> np.ndarray:
+    """Optuna's values of ``dist`` (a category's index) on the unit scale."""
+    if isinstance(dist, CategoricalDistribution):
+        return values
+    assert isinstance(dist, (FloatDistribution, IntDistribution))
+    low, high = _span(dist)
+    scaled = np.log(values) if dist.log else values
+    return (scaled - low) / (high - low)
 
 
 def prior_weight(trials: int) -> float:

@@ -2,11 +2,11 @@
 
 A random forest models mixed, discrete and conditional spaces well, where a Gaussian process
 struggles. The searcher drives SMAC's ask/tell interface from Ray Tune's Searcher calls; SMAC
-itself is built on first use and rebuilt from the trials it was told, so the searcher pickles
-with Ray Tune's experiment and a resumed run teaches it the stored trials. Priors become
-ConfigSpace's normal and weighted distributions, and SMAC's own piBO acquisition weights the
-suggestions towards them. Several objectives are scalarised by ParEGO. Constraints are
-refused: SMAC has no notion of them.
+itself is built on first use and, after unpickling, rebuilt by replaying the searcher's log of
+asks and tells, so the searcher pickles with Ray Tune's experiment; a resumed run teaches it
+the stored trials. Priors become ConfigSpace's normal and weighted distributions, and SMAC's
+own piBO acquisition weights the suggestions towards them. Several objectives are scalarised
+by ParEGO. Constraints are refused: SMAC has no notion of them.
 """
 
 from __future__ import annotations
