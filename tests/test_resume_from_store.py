@@ -14,6 +14,7 @@ from ray.tune.search import Searcher
 
 from tunefw.cli.main import main
 from tunefw.lean.sources import VariantSource
+from tunefw.objective import Objective
 from tunefw.prepare import prepare_recipe
 from tunefw.recipe_file import load_recipe
 from tunefw.resume.history import History, StoredTrial
@@ -119,8 +120,14 @@ def test_a_model_based_searcher_learns_the_stored_trials_and_the_reruns(tmp_path
     assert len(learned) == 2 + 4
 
 
+def _objective(mode: str) -> Objective:
+    return Objective(metric="loss", mode=mode)
+
+
 def test_asha_rungs_start_from_the_stored_results():
-    asha = build_scheduler(Asha(max_t=9, grace_period=1, reduction_factor=3), set(), {})
+    asha = build_scheduler(
+        Asha(max_t=9, grace_period=1, reduction_factor=3), set(), {}, _objective("min")
+    )
     trials = [
         StoredTrial(f"t{i}", {}, [{"loss": i + s} for s in range(3)], [1, 2, 3], col.TERMINATED)
         for i in range(4)
@@ -134,7 +141,9 @@ def test_asha_rungs_start_from_the_stored_results():
 
 
 def test_replay_stops_feeding_a_trial_once_asha_stopped_it():
-    asha = build_scheduler(Asha(max_t=9, grace_period=1, reduction_factor=3), set(), {})
+    asha = build_scheduler(
+        Asha(max_t=9, grace_period=1, reduction_factor=3), set(), {}, _objective("max")
+    )
     asha.set_search_properties("loss", "max")
     good = [
         StoredTrial(f"g{i}", {}, [{"loss": 10.0}] * 3, [1, 2, 3], col.TERMINATED) for i in range(3)

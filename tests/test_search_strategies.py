@@ -231,8 +231,8 @@ BAD = [
         "search.strategy: cmaes optimises a single objective",
     ),
     (
-        ["objective={metrics: {accuracy: max, fit_time: min}}"],
-        "scheduler.type: asha stops or pauses trials by one metric",
+        ["objective={metrics: {accuracy: max, fit_time: min}}", "scheduler={type: median}"],
+        "scheduler.type: median stops or pauses trials by one metric",
     ),
     (
         ["objective={metric: accuracy, mode: max, constraints: ['memory <= 3']}"],

@@ -2,8 +2,8 @@
 the trials already running finish.
 
 ``BudgetMeter`` is a Ray Tune callback that adds up what running trials hold (their CPUs and
-GPUs times the running time they report); ``Budgeted`` wraps the run's search algorithm and
-stops handing out trials once the meter says the budget is spent.
+GPUs times the running time they report); as a start gate (``tunefw.start_gate``) it closes
+once the budget is spent.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 from ray import tune
-from ray.tune.search import ConcurrencyLimiter, SearchAlgorithm, Searcher, SearchGenerator
 
 from tunefw.recipe import Budget
 
@@ -59,66 +58,7 @@ class BudgetMeter(tune.Callback):
                 self.exhausted = "gpu_hours"
         return self.exhausted
 
-
-class Budgeted(SearchAlgorithm):
-    """A search algorithm that starts no trial once ``meter`` says the budget is spent."""
-
-    def __init__(self, inner: SearchAlgorithm, meter: BudgetMeter) -> None:
-        self.inner = inner
-        self.meter = meter
-
-    def __getattr__(self, name: str) -> Any:  # e.g. ``searcher``, which BOHB pauses through
-        return getattr(self.__dict__["inner"], name)
-
-    @property
-    def metric(self) -> Any:
-        return self.inner.metric
-
-    @property
-    def total_samples(self) -> int:
-        return int(self.inner.total_samples)
-
-    def set_search_properties(
-        self, metric: Any, mode: Any, config: dict[str, Any], **spec: Any
-    ) -> bool:
-        return bool(self.inner.set_search_properties(metric, mode, config, **spec))
-
-    def add_configurations(self, experiments: Any) -> None:
-        self.inner.add_configurations(experiments)
-
-    def next_trial(self) -> Any:
-        if self.meter.spent():
-            return None
-        return self.inner.next_trial()
-
-    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        self.inner.on_trial_result(trial_id, result)
-
-    def on_trial_complete(
-        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
-    ) -> None:
-        self.inner.on_trial_complete(trial_id, result=result, error=error)
-
-    def is_finished(self) -> bool:
-        return bool(self.meter.spent()) or bool(self.inner.is_finished())
-
-    def set_finished(self) -> None:
-        self.inner.set_finished()  # type: ignore[no-untyped-call]
-
-    def has_checkpoint(self, dirpath: str) -> bool:
-        return bool(self.inner.has_checkpoint(dirpath))
-
-    def save_to_dir(self, dirpath: str, **kwargs: Any) -> None:
-        self.inner.save_to_dir(dirpath, **kwargs)
-
-    def restore_from_dir(self, dirpath: str) -> None:
-        self.inner.restore_from_dir(dirpath)
-
-
-def budgeted(search_alg: Any, max_concurrent: int | None, meter: BudgetMeter) -> Budgeted:
-    """``search_alg`` as Ray Tune would wrap it (a limited Searcher becomes a generator),
-    then budgeted."""
-    if isinstance(search_alg, Searcher):
-        limited = ConcurrencyLimiter(search_alg, max_concurrent) if max_concurrent else search_alg
-        search_alg = SearchGenerator(limited)
-    return Budgeted(search_alg, meter)
+    def closed(self) -> str | None:
+        """The limit that closed the gate: ``budget.wall_time_s`` and the like."""
+        spent = self.spent()
+        return None if spent is None else f"budget.{spent}"

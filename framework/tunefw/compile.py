@@ -15,7 +15,7 @@ from ray.tune import PlacementGroupFactory
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
-from tunefw.budget import BudgetMeter, budgeted
+from tunefw.budget import BudgetMeter
 from tunefw.data import SharedData
 from tunefw.guards import RunGuard
 from tunefw.lean.pack_searcher import PackSearcher
@@ -28,6 +28,8 @@ from tunefw.resume.history import StoredTrial
 from tunefw.resume.rungs import ReplaysStoredResults
 from tunefw.scheduler import build_scheduler
 from tunefw.scheduler_sections import Asha, NoScheduler
+from tunefw.start_gate import gated
+from tunefw.stopping.monitor import StudyMonitor
 from tunefw.store.layout import RAY, ExperimentLocation
 from tunefw.store.writer import ResultWriter
 from tunefw.trial import make_trial
@@ -45,6 +47,8 @@ class CompiledExperiment:
     guard: RunGuard
     start_board: Callable[[], Any] | None = None
     """Lean mode: starts the actor holding the rungs the packs share."""
+    monitor: StudyMonitor | None = None
+    """The recipe's stop rules, judging each finished trial."""
 
     def trainable(self, shared: SharedData | None) -> Any:
         """The trial function with its resources, the data put in the object store and, in
@@ -80,6 +84,7 @@ def compile_experiment(
     import_paths: Sequence[str] = (),
     stopped_early: set[str] | None = None,
     replayed: Sequence[StoredTrial] = (),
+    monitor: StudyMonitor | None = None,
 ) -> CompiledExperiment:
     """Build the trainable, param space, ``TuneConfig`` and ``RunConfig`` for one run.
 
@@ -88,12 +93,13 @@ def compile_experiment(
     the recipe's ``loggers`` add their callbacks.
     The scheduler adds the trials it stops early to ``stopped_early``, which the result writer
     (and any callback given the same set) reads. ASHA's rungs start with the ``replayed``
-    trials of a resumed run.
+    trials of a resumed run. A ``monitor`` of the recipe's stop rules (``runner`` makes it,
+    with the stored evidence on resume) and the budget's meter stop new trials from starting.
     """
     stopped_early = set() if stopped_early is None else stopped_early
     lean = recipe.lean is not None  # ASHA runs on the packs' rung board, not on Ray's trials
     section = NoScheduler() if lean else recipe.scheduler
-    scheduler = build_scheduler(section, stopped_early, plugins.space)
+    scheduler = build_scheduler(section, stopped_early, plugins.space, recipe.objective)
     if isinstance(scheduler, ReplaysStoredResults):
         scheduler.replayed = replayed
     config_types = {name: spec.arrow_type() for name, spec in plugins.space.items()}
@@ -110,10 +116,14 @@ def compile_experiment(
         suggested_by=plan.suggested_by,
     )
     limit = concurrency_limit(plan, recipe.search.max_concurrent)
-    search_alg, meters = plan.search_alg, []
+    search_alg = plan.search_alg
+    gates: list[BudgetMeter | StudyMonitor] = []
     if recipe.budget is not None:
-        meters = [BudgetMeter(recipe.budget, totals)]
-        search_alg, limit = budgeted(search_alg, limit, meters[0]), None
+        gates.append(BudgetMeter(recipe.budget, totals))
+    if monitor is not None:
+        gates.append(monitor)
+    if gates:
+        search_alg, limit = gated(search_alg, limit, gates), None
     tune_config = tune.TuneConfig(
         metric=recipe.objective.metric,
         mode=recipe.objective.mode,
@@ -130,7 +140,7 @@ def compile_experiment(
         callbacks=[
             writer,
             guard,
-            *meters,
+            *gates,
             *logger_callbacks(recipe.loggers, location),
             *callbacks,
         ],
@@ -152,6 +162,7 @@ def compile_experiment(
         )
         if lean
         else None,
+        monitor=monitor,
     )
 
 

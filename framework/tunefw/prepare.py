@@ -106,8 +106,25 @@ def prepare_with(recipe: Recipe, plugins: ResolvedPlugins, shared: SharedData | 
         recipe.objective,
         resumable=getattr(plugins.trainable, "resumable", False),
     )
+    _check_fold_noise(recipe, plugins, shared)
     recipe, notes = _fitted_to_folds(recipe, plugins, shared, outer)
     return Prepared(recipe, plugins, plan, shared, settings, outer, notes)
+
+
+def _check_fold_noise(recipe: Recipe, plugins: ResolvedPlugins, shared: SharedData | None) -> None:
+    """``stop.converged`` reads its noise floor from the folds unless told otherwise: the
+    trainable must score each fold, and validation give two or more."""
+    converged = recipe.stop.converged if recipe.stop else None
+    if converged is None or converged.noise != "folds":
+        return
+    few = shared is not None and len(shared.splits) < 2
+    if not isinstance(plugins.trainable, ReportsOncePerSplit) or few:
+        raise RecipeError(
+            f"stop.converged: the noise floor comes from fold scores, but the "
+            f"{recipe.trainable.kind} trainable with {recipe.validation.strategy} validation "
+            "reports one score per trial; use k-fold validation with the sklearn trainable, or "
+            "give stop.converged.noise: a value (or `repeats`)"
+        )
 
 
 def _fitted_to_folds(

@@ -28,6 +28,7 @@ from tunefw.numbers import Count, FiniteFloat, Int, Seed, refuse_bool
 from tunefw.objective import Objective
 from tunefw.scheduler_sections import Asha, Pbt, SchedulerSection
 from tunefw.space import SearchSpace, sampling_order
+from tunefw.stopping.rules import StopSection
 from tunefw.store.layout import EXPERIMENT_NAME
 
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -242,6 +243,9 @@ class Recipe(_Section):
     resources: Resources = Resources()
     failure: FailureSection = FailureSection()
     budget: Budget | None = None
+    stop: StopSection | None = Field(
+        None, description="Rules that end the study once more trials stop paying."
+    )
     lean: Lean | None = Field(None, description="Several cheap configs per Ray Tune trial.")
     loggers: list[LoggerSection] = Field(
         default_factory=list, description="TensorBoard, MLflow or W&B, beside the Parquet store."
@@ -260,6 +264,30 @@ class Recipe(_Section):
         if isinstance(self.scheduler, Pbt) and "strategy" not in self.search.model_fields_set:
             search = self.search.model_copy(update={"strategy": "random"})
             object.__setattr__(self, "search", search)
+        return self
+
+    @model_validator(mode="after")
+    def _stop_rules_fit_the_objective(self) -> Recipe:
+        if self.stop is None:
+            return self
+        targets = self.objective.targets
+        target = self.stop.target
+        if target is not None and target.metric is not None and target.metric not in targets:
+            raise ValueError(
+                f"stop.target.metric: {target.metric!r} is not an objective metric "
+                f"({', '.join(targets)})"
+            )
+        if self.stop.converged is not None and self.objective.multi:
+            raise ValueError(
+                "stop.converged: bounds the regret of one objective; with several, use "
+                "stop.plateau (no trial joins the Pareto front) or stop.target"
+            )
+        plateau = self.stop.plateau
+        if plateau is not None and plateau.min_delta and self.objective.multi:
+            raise ValueError(
+                "stop.plateau.min_delta: with several objectives a plateau is a Pareto front "
+                "no trial joins; leave min_delta out"
+            )
         return self
 
     @field_validator("stages")

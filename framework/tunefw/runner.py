@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -24,6 +25,8 @@ from tunefw.ray_connection import ray_session
 from tunefw.recipe import Recipe
 from tunefw.resume.history import StoredTrial, read_history
 from tunefw.resume.replay import replay_plan
+from tunefw.stopping.judges import Verdict
+from tunefw.stopping.monitor import StudyMonitor
 from tunefw.store import columns as col
 from tunefw.store.compaction import compact
 from tunefw.store.layout import ExperimentLocation, prepare, remove
@@ -67,6 +70,8 @@ class RunSummary:
     running: int = 0
     first_error: str | None = None
     """The last line of the first errored trial's traceback."""
+    stopped_by: Verdict | None = None
+    """The stop rule that ended the study, if one did."""
 
     @property
     def problem(self) -> str:
@@ -92,12 +97,27 @@ class RunOptions:
     stopped_early: set[str] = field(default_factory=set)
 
 
+def study_monitor(prepared: Prepared, options: RunOptions) -> StudyMonitor | None:
+    """A monitor of the recipe's stop rules, or None without any."""
+    recipe = prepared.recipe
+    if recipe.stop is None:
+        return None
+    return StudyMonitor(
+        recipe.stop,
+        recipe.objective,
+        prepared.plugins.space,
+        recipe.search.seed,
+        options.stopped_early,
+    )
+
+
 def _compile(
     prepared: Prepared,
     location: ExperimentLocation,
     options: RunOptions,
     plan: SearchPlan | None = None,
     replayed: Sequence[StoredTrial] = (),
+    monitor: StudyMonitor | None = None,
 ) -> CompiledExperiment:
     return compile_experiment(
         prepared.recipe,
@@ -108,6 +128,7 @@ def _compile(
         import_paths=options.import_paths,
         stopped_early=options.stopped_early,
         replayed=replayed,
+        monitor=monitor,
     )
 
 
@@ -130,7 +151,7 @@ def run_experiment(
             f"experiment {location.name!r} already exists in {location.storage.display}; "
             f"`tunefw resume {location.name}` continues it, --overwrite replaces it"
         )
-    compiled = _compile(prepared, location, options)
+    compiled = _compile(prepared, location, options, monitor=study_monitor(prepared, options))
 
     def start() -> tuple[Manifest, tune.Tuner | None]:
         if existed:
@@ -162,11 +183,15 @@ def resume_experiment(
     options = options or RunOptions()
     manifest = load_manifest(location)
     history = read_history(location, sorted(prepared.plugins.space))
-    plan = replay_plan(prepared, history, restart_errored)
+    monitor = study_monitor(prepared, options)
+    if monitor is not None:
+        monitor.replay(history.trials)
+    stopped = monitor is not None and monitor.verdict is not None
+    plan = replay_plan(prepared, history, restart_errored, new_trials=not stopped)
     if plan.num_samples == 0 and manifest.get("status") == "completed":
         planned = total_trials(prepared.plan)  # nothing to do, so nothing is written
-        return summarize(prepared.recipe, location, 0.0, "completed", planned)
-    compiled = _compile(prepared, location, options, plan, history.trials)
+        return summarize(prepared.recipe, location, 0.0, "completed", planned, monitor)
+    compiled = _compile(prepared, location, options, plan, history.trials, monitor)
 
     def start() -> tuple[Manifest, tune.Tuner | None]:
         resumed = stamp(manifest, "running", resumed=True)
@@ -214,11 +239,15 @@ def _execute(
             raise
         finally:
             compiled.writer.close()
-            write_manifest(location, stamp(manifest, status, ended=True))
+            ended = stamp(manifest, status, ended=True)
+            if compiled.monitor is not None and compiled.monitor.verdict is not None:
+                ended["stopped_by"] = dataclasses.asdict(compiled.monitor.verdict)
+            write_manifest(location, ended)
     if compiled.guard.error:
         raise compiled.guard.error
     planned = total_trials(prepared.plan)
-    summary = summarize(prepared.recipe, location, time.monotonic() - started, status, planned)
+    elapsed = time.monotonic() - started
+    summary = summarize(prepared.recipe, location, elapsed, status, planned, compiled.monitor)
     if status == "incomplete":
         raise StoreError(f"{location.name}: incomplete: {summary.problem}")
     return summary
@@ -236,17 +265,20 @@ def _completeness(
     prepared: Prepared, location: ExperimentLocation, compiled: CompiledExperiment
 ) -> str:
     """``completed`` when the store holds every planned trial, each finished; else
-    ``incomplete``. A spent budget plans fewer, and is complete."""
+    ``incomplete``. A spent budget or a fired stop rule plans fewer, and is complete."""
     callbacks = compiled.run_config.callbacks or []
     if any(isinstance(cb, BudgetMeter) and cb.spent() for cb in callbacks):
         return "completed"
-    return "completed" if store_is_whole(location, total_trials(prepared.plan)) else "incomplete"
+    planned = None if compiled.monitor and compiled.monitor.verdict else total_trials(prepared.plan)
+    return "completed" if store_is_whole(location, planned) else "incomplete"
 
 
-def store_is_whole(location: ExperimentLocation, planned: int) -> bool:
-    """Whether the store holds exactly ``planned`` distinct trials and none still running."""
+def store_is_whole(location: ExperimentLocation, planned: int | None) -> bool:
+    """Whether the store holds exactly ``planned`` distinct trials (any number for None) and
+    none still running."""
     finals = final_rows(read_results(location, [col.TRIAL_ID, col.ITERATION, col.STATUS]))
-    return finals.num_rows == planned and col.RUNNING not in finals.column(col.STATUS).to_pylist()
+    counted = planned is None or finals.num_rows == planned
+    return counted and col.RUNNING not in finals.column(col.STATUS).to_pylist()
 
 
 def summarize(
@@ -255,8 +287,10 @@ def summarize(
     wall_time_s: float,
     status: str,
     planned: int = 0,
+    monitor: StudyMonitor | None = None,
 ) -> RunSummary:
-    """Counts, the first error and the best trial, read back from the experiment's parts."""
+    """Counts, the first error and the best trial, read back from the experiment's parts;
+    the rule that stopped the study, from its ``monitor``."""
     table = read_results(location)
     finals = final_rows(table)
     statuses = finals.column(col.STATUS).to_pylist() if finals.num_rows else []
@@ -273,4 +307,5 @@ def summarize(
         planned=planned,
         running=statuses.count(col.RUNNING),
         first_error=last_line_of(errors[0]) if errors else None,
+        stopped_by=None if monitor is None else monitor.verdict,
     )

@@ -25,6 +25,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from tunefw.errors import RecipeError
 from tunefw.objective import Objective
+from tunefw.pareto_asha import ParetoASHA
 from tunefw.protocols import SearchPlan
 from tunefw.resume.rungs import ReplaysStoredResults
 from tunefw.scheduler_sections import (
@@ -99,6 +100,12 @@ class RecordingASHA(
     pass
 
 
+class RecordingParetoASHA(
+    ReplaysStoredResults, _RecordsEarlyStops, _SkipsFinishedTrials, ParetoASHA
+):
+    rungs_class = ParetoASHA
+
+
 class RecordingHyperBand(_RecordsEarlyStops, HyperBandScheduler):
     pass
 
@@ -132,27 +139,36 @@ def _recording(scheduler: _RecordsEarlyStops, stopped_early: set[str], before: f
 
 
 def build_scheduler(
-    section: SchedulerSection, stopped_early: set[str], space: Mapping[str, ParamSpec]
+    section: SchedulerSection,
+    stopped_early: set[str],
+    space: Mapping[str, ParamSpec],
+    objective: Objective,
 ) -> TrialScheduler:
     """The scheduler; ids of trials it stops early are added to ``stopped_early``.
 
     Metric and mode come from ``TuneConfig``; Ray refuses them in both places. PBT mutates
-    every sampled parameter of ``space`` within its range.
+    every sampled parameter of ``space`` within its range. ASHA with several objectives
+    ranks by all of them (MO-ASHA).
     """
     if isinstance(section, Asha):
-        asha = RecordingASHA(
-            time_attr=TIME_ATTR,
-            max_t=section.max_t,
-            grace_period=section.grace_period,
-            reduction_factor=section.reduction_factor,
+        halving: dict[str, Any] = {
+            "time_attr": TIME_ATTR,
+            "max_t": section.max_t,
+            "grace_period": section.grace_period,
+            "reduction_factor": section.reduction_factor,
+        }
+        asha = (
+            RecordingParetoASHA(objective, **halving)
+            if objective.multi
+            else RecordingASHA(**halving)
         )
         return _recording(asha, stopped_early, section.max_t)  # type: ignore[no-any-return]
     if isinstance(section, (HyperBand, Bohb)):
         cls = RecordingBOHB if isinstance(section, Bohb) else RecordingHyperBand
-        halving = cls(
+        bracketed = cls(
             time_attr=TIME_ATTR, max_t=section.max_t, reduction_factor=section.reduction_factor
         )
-        return _recording(halving, stopped_early, section.max_t)  # type: ignore[no-any-return]
+        return _recording(bracketed, stopped_early, section.max_t)  # type: ignore[no-any-return]
     if isinstance(section, Median):
         median = RecordingMedian(
             time_attr=TIME_ATTR,
@@ -185,10 +201,11 @@ def check_pairing(
 ) -> None:
     """Refuse a scheduler that cannot work with the search, objective or trainable."""
     kind = section.type
-    if objective.multi and kind != "none":
+    if objective.multi and kind not in ("asha", "none"):
         raise RecipeError(
             f"scheduler.type: {kind} stops or pauses trials by one metric; a multi-objective "
-            "search (objective.metrics) needs scheduler.type: none"
+            "search (objective.metrics) runs with scheduler.type: asha (ranking by every "
+            "objective) or none"
         )
     if isinstance(section, Bohb) and not callable(getattr(plan.search_alg, "on_pause", None)):
         raise RecipeError(

@@ -209,3 +209,20 @@ def sized_quadratic(config: dict[str, Any], ctx: Any) -> None:
     for step in range(1, 4):
         loss = (config["x"] - 0.3) ** 2 + abs(config["width"] - 32) / 64 + 1.0 / step
         ctx.report({"loss": loss, "size": config["width"]})
+
+
+def paced_quadratic(config: dict[str, Any], ctx: Any) -> None:
+    """``(x - 0.3) ** 2``, reported once after 0.4 s: a driver can be killed between trials."""
+    import time
+
+    time.sleep(0.4)
+    ctx.report({"loss": (config["x"] - 0.3) ** 2})
+
+
+def two_costs(config: dict[str, Any], ctx: Any) -> None:
+    """Two costs to minimise, reported over 9 steps: ``k`` 0 and 1 are the Pareto front
+    ((0.2, 0.8) and (0.8, 0.2)); every larger ``k`` is dominated by both, the more the larger."""
+    front = {0: (0.2, 0.8), 1: (0.8, 0.2)}
+    a, b = front.get(config["k"], (1.0 + 0.1 * config["k"],) * 2)
+    for step in range(1, 10):
+        ctx.report({"a": a + 1.0 / step, "b": b + 1.0 / step})

@@ -3,7 +3,8 @@
 By default a live progress view on stderr, then a summary on stdout; ``--quiet`` prints
 nothing but errors (the exit code tells the rest); ``--json`` prints one JSON event per line
 on stdout and nothing else there: the trials' events, ``stage_finished`` and
-``nested_estimate`` where the recipe has stages or nested CV, and ``run_finished`` last.
+``nested_estimate`` where the recipe has stages or nested CV, ``study_stopped`` where a stop
+rule ended the study, and ``run_finished`` last.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tunefw.progress.render import config_text
 from tunefw.progress.view import ProgressView
 from tunefw.runner import RunSummary
 from tunefw.stages import StageRun
+from tunefw.stopping.judges import Verdict
 from tunefw.store.ranking import BestTrial
 
 QuietOption = Annotated[
@@ -109,6 +111,14 @@ class RunOutput:
             Console().print(nested_line(metric, scores), highlight=False, soft_wrap=True)
 
     def finished(self, summary: RunSummary, metric: str) -> None:
+        stopped = summary.stopped_by
+        if self.mode == "json" and stopped is not None:
+            write_event(
+                self.stdout,
+                "study_stopped",
+                experiment=summary.location.name,
+                **dataclasses.asdict(stopped),
+            )
         if self.mode == "json":
             location = summary.location
             write_event(
@@ -154,7 +164,13 @@ def nested_line(metric: str, scores: list[float]) -> str:
     )
 
 
+def stopped_line(verdict: Verdict) -> str:
+    return f"stopped by stop.{verdict.rule} after {verdict.trials} trials: {verdict.reason}"
+
+
 def print_summary(console: Console, summary: RunSummary, metric: str) -> None:
+    if summary.stopped_by is not None:
+        console.print(stopped_line(summary.stopped_by), highlight=False, soft_wrap=True)
     best = summary.best
     if best is None:
         console.print(f"no trial reported {metric}", highlight=False)

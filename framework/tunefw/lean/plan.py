@@ -25,6 +25,11 @@ def check_lean(recipe: Recipe) -> None:
             f"lean: scheduler.type {recipe.scheduler.type} works on whole Ray Tune trials; "
             "lean mode runs with scheduler.type asha or none"
         )
+    if recipe.objective.multi and isinstance(recipe.scheduler, Asha):
+        raise RecipeError(
+            "lean: the packs' shared rungs rank configs by one metric; lean mode with several "
+            "objectives runs with scheduler.type: none"
+        )
     if recipe.loggers:
         raise RecipeError(
             "lean: loggers see Ray Tune trials, which in lean mode are packs of configs; "

@@ -51,7 +51,8 @@ def _hover(name: str) -> str:
 
 
 def history(experiment: StoredExperiment) -> Plot:
-    """Each trial's final score in the order the trials finished, and the best so far."""
+    """Each trial's final score in the order the trials finished, the best so far, and the
+    trial after which a stop rule ended the study."""
     ordered = experiment.by_completion()
     if not any(t.score is not None for t in ordered):
         return Skipped(f"no trial reported {experiment.objective.metric}")
@@ -82,6 +83,14 @@ def history(experiment: StoredExperiment) -> Plot:
         line={"shape": "hv", "color": "black"},
         name="best so far",
     )
+    stopped = experiment.manifest.get("stopped_by")
+    if stopped:
+        figure.add_vline(
+            x=stopped["trials"],
+            line={"dash": "dot", "color": "grey"},
+            annotation_text=f"stop.{stopped['rule']}",
+            annotation_hovertext=stopped["reason"],
+        )
     return figure
 
 

@@ -31,6 +31,8 @@ class StoredTrial:
     """The path of its latest checkpoint, where Ray Tune persisted one."""
     suggested_by: str | None = None
     """The search method that suggested its config."""
+    ended: float = 0.0
+    """When its last result was stored (seconds since the epoch): the order trials finished."""
 
     @property
     def finished(self) -> bool:
@@ -92,6 +94,7 @@ def _trial(trial_id: str, rows: list[dict[str, Any]], config_names: Sequence[str
         status=last[col.STATUS],
         checkpoint=checkpoints[-1] if checkpoints else None,
         suggested_by=last.get(col.SUGGESTED_BY),
+        ended=last[col.TIMESTAMP].timestamp() if last.get(col.TIMESTAMP) else 0.0,
     )
 
 

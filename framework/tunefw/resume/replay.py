@@ -120,8 +120,11 @@ class ReplaySearcher(Searcher):
         """A paused trial goes on with the config it was suggested."""
 
 
-def replay_plan(prepared: Prepared, history: History, restart_errored: bool) -> SearchPlan:
-    """The plan of a resumed run: the stored trials taught, the rest of the search to run."""
+def replay_plan(
+    prepared: Prepared, history: History, restart_errored: bool, new_trials: bool = True
+) -> SearchPlan:
+    """The plan of a resumed run: the stored trials taught, the rest of the search to run
+    (only the reruns without ``new_trials``: a stop rule fired in the stored trials)."""
     rerun_statuses = (col.RUNNING, col.ERRORED) if restart_errored else (col.RUNNING,)
     reruns = history.with_status(*rerun_statuses)
     done = [t for t in history.trials if t not in reruns]
@@ -131,7 +134,7 @@ def replay_plan(prepared: Prepared, history: History, restart_errored: bool) -> 
     # Warm-start points come first, so the stored trials used up the first of them.
     unused = replace(settings, initial_points=settings.initial_points[len(history.trials) :])
     strategy = prepared.plugins.search.plan(prepared.plugins.space, unused)
-    left = max(planned - len(done), len(reruns))
+    left = max(planned - len(done), len(reruns)) if new_trials else len(reruns)
     learner = None
     if isinstance(strategy.search_alg, Searcher):
         searcher = strategy.search_alg

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
@@ -25,40 +26,45 @@ class _StoredAsTrial:
 
 
 def replay_results(
-    scheduler: AsyncHyperBandScheduler, trials: Sequence[StoredTrial], metric: str
+    scheduler: AsyncHyperBandScheduler,
+    trials: Sequence[StoredTrial],
+    metric: str,
+    rungs_class: type[AsyncHyperBandScheduler] = AsyncHyperBandScheduler,
 ) -> None:
     """Record every finished trial's stored results in ``scheduler``'s rungs.
 
-    Ray's own methods are called, not a subclass's: replaying records no early stop and
-    schedules nothing.
+    The methods of ``rungs_class`` (Ray's ASHA, or MO-ASHA) are called, not the recording
+    subclass's: replaying records no early stop and schedules nothing.
     """
     for trial in trials:
         if not trial.finished or trial.last_result is None:
             continue
         stub = _StoredAsTrial(trial.trial_id)
-        AsyncHyperBandScheduler.on_trial_add(scheduler, None, stub)  # type: ignore[arg-type]
-        last = {}
+        rungs_class.on_trial_add(scheduler, None, stub)  # type: ignore[arg-type]
+        last: dict[str, Any] = {}
         for iteration, metrics in zip(trial.iterations, trial.results, strict=True):
             value = metrics.get(metric)
             if iteration <= 0 or not isinstance(value, (int, float)):
                 continue
-            last = {TIME_ATTR: iteration, metric: value}
-            action = AsyncHyperBandScheduler.on_trial_result(scheduler, None, stub, last)  # type: ignore[arg-type]
+            last = {**metrics, TIME_ATTR: iteration}
+            action = rungs_class.on_trial_result(scheduler, None, stub, last)  # type: ignore[arg-type]
             if action == TrialScheduler.STOP:
                 break
-        AsyncHyperBandScheduler.on_trial_complete(scheduler, None, stub, last)  # type: ignore[arg-type]
+        rungs_class.on_trial_complete(scheduler, None, stub, last)  # type: ignore[arg-type]
 
 
 class ReplaysStoredResults:
     """For an ASHA scheduler: the stored trials in ``replayed`` are fed to its rungs once Ray
-    Tune has given it the metric and mode (it refuses them in the constructor too)."""
+    Tune has given it the metric and mode (it refuses them in the constructor too), through
+    the methods of ``rungs_class``."""
 
     replayed: Sequence[StoredTrial] = ()
+    rungs_class: type[AsyncHyperBandScheduler] = AsyncHyperBandScheduler
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: object) -> bool:
         accepted: bool = super().set_search_properties(metric, mode, **spec)  # type: ignore[misc]
         if accepted and self.replayed:
             scheduler: AsyncHyperBandScheduler = self  # type: ignore[assignment]
-            replay_results(scheduler, self.replayed, str(scheduler._metric))
+            replay_results(scheduler, self.replayed, str(scheduler._metric), self.rungs_class)
             self.replayed = ()
         return accepted

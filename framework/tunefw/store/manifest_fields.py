@@ -63,6 +63,13 @@ class _Nested(_Fields):
     outer_experiments: list[Name] = []
 
 
+class _StoppedBy(_Fields):
+    rule: str
+    trials: int
+    trial_id: str
+    reason: str
+
+
 class _Manifest(_Fields):
     schema_version: str
     experiment: Name
@@ -74,6 +81,7 @@ class _Manifest(_Fields):
     recipe: _Recipe
     stages: list[_Stage] | None = None
     nested: _Nested | None = None
+    stopped_by: _StoppedBy | None = None
 
 
 def check_manifest(data: dict[str, Any], source: str) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from tunefw.objective import Objective
+from tunefw.pareto import non_dominated
 from tunefw.store import columns as col
 from tunefw.store.reader import config_of, final_rows
 
@@ -74,17 +75,7 @@ def pareto_front(table: pa.Table, objective: Objective) -> list[dict[str, Any]]:
         return []
     signs = np.array([1.0 if mode == "min" else -1.0 for mode in targets.values()])
     costs = np.array([[_metric(r, m) for m in targets] for r in rows], dtype=float) * signs
-    return [row for row, keep in zip(rows, _non_dominated(costs), strict=True) if keep]
-
-
-def _non_dominated(costs: np.ndarray) -> np.ndarray:
-    """A mask of the rows of ``costs`` (to minimise) that no other row dominates."""
-    keep = np.ones(len(costs), dtype=bool)
-    for i, point in enumerate(costs):
-        if keep[i]:
-            dominated = np.all(costs >= point, axis=1) & np.any(costs > point, axis=1)
-            keep &= ~dominated
-    return keep
+    return [row for row, keep in zip(rows, non_dominated(costs), strict=True) if keep]
 
 
 def with_rank_columns(finals: pa.Table, objective: Objective) -> pa.Table:
