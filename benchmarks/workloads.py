@@ -22,3 +22,23 @@ def tunefw_reports(config: dict[str, Any], ctx: Any) -> None:
     """tunefw's ``function`` trainable doing the same."""
     for step in range(1, config["reports"] + 1):
         ctx.report(loss_at(config, step))
+
+
+def digits_cnn_recipe(name: str, epochs: int, search: dict[str, Any]) -> dict[str, Any]:
+    """A recipe for tunefw's built-in CNN on standardized 8x8 digits (a stratified 20 %
+    holdout, batch 64), searching ``search``; add the rest (scheduler, stop) to it."""
+    return {
+        "name": name,
+        "trainable": {
+            "kind": "torch",
+            "model": "cnn",
+            "model_params": {"image_shape": [1, 8, 8]},
+            "epochs": epochs,
+            "batch_size": 64,
+            "standardize": True,
+        },
+        "data": {"loader": "sklearn.datasets:load_digits"},
+        "objective": {"metric": "accuracy", "mode": "max"},
+        "search": search,
+        "validation": {"strategy": "holdout", "fraction": 0.2, "stratify": True},
+    }
