@@ -14,7 +14,7 @@ Prints trials/s for each and tunefw's ratio to each reference. The machine is sh
 noisy (one run to the next differs by up to 25 %), so hand-tuned Ray Tune and both tunefw
 modes run in turn ``repeats`` times and the medians are compared.
 
-    python -m benchmarks.overhead --quick     # 24 trials, once (raw defaults: 8)
+    python -m benchmarks.overhead --quick     # 12 trials, once (raw defaults: 4)
     python -m benchmarks.overhead             # 200 trials, 5 times each (raw defaults: 60, once)
 
 Raw defaults run fewer trials: at under one trial a second, 200 would take minutes; trials/s
@@ -110,8 +110,8 @@ def optuna_in_process(trials: int) -> float:
 
 def main() -> None:
     args = arguments(__doc__ or "")
-    trials = 24 if args.quick else 200
-    default_trials = 8 if args.quick else 60
+    trials = 12 if args.quick else 200
+    default_trials = 4 if args.quick else 60
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
     start_embedded_ray(num_cpus=os.cpu_count())
     repeats = 1 if args.quick else 5

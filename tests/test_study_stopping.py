@@ -17,6 +17,8 @@ from tunefw.cli.main import main
 from tunefw.errors import TunefwError
 from tunefw.objective import Objective
 from tunefw.pareto_asha import promotable
+from tunefw.report.figures import history
+from tunefw.report.trials import load_experiment
 from tunefw.space import LogUniform
 from tunefw.stopping.evidence import Evidence, FinishedTrial, fold_noise, fold_scores
 from tunefw.stopping.judges import ConvergedJudge
@@ -67,6 +69,10 @@ def test_plateau_fires_after_patience_trials_without_improvement(tmp_path, capsy
     out = capsys.readouterr().out
     assert "stopped by stop.plateau after 6 trials" in out
     assert load_manifest(experiment(tmp_path, "plateau"))["status"] == "completed"
+    drawn = history(load_experiment(str(tmp_path / "results"), "plateau"))
+    (line,) = drawn.layout.shapes
+    assert line.x0 == line.x1 == 6, "the report marks the trial the rule fired after"
+    assert [a.text for a in drawn.layout.annotations] == ["stop.plateau"]
 
 
 def test_a_resumed_study_keeps_the_evidence_its_rule_fired_on(tmp_path):
