@@ -59,6 +59,11 @@ def env_with(extra: dict[str, str], home: Path | None = None) -> dict[str, str]:
     return env | extra
 
 
+REFUSED_FAST = {"RAY_NUM_REDIS_GET_RETRIES": "2"}
+"""For a client the cluster is expected to refuse: Ray retries joining 20 times, a second
+apart, even when the answer is an authentication error; the refusal is the same after 2."""
+
+
 def wait_until(ready: Callable[[], object], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not ready():

@@ -25,7 +25,7 @@ from tunefw.cluster import local, processes
 from tunefw.store import columns as col
 
 from .conftest import DATA, REPO
-from .faults_helpers import env_with, experiment, stored_keys, wait_until
+from .faults_helpers import REFUSED_FAST, env_with, experiment, stored_keys, wait_until
 
 
 def tunefw(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -99,7 +99,7 @@ def test_the_cluster_lets_in_only_clients_with_its_token(cluster, client, tmp_pa
         command = [sys.executable, "-c", JOIN, cluster.address]
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
 
-    stranger = env_with({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}, home=tmp_path)
+    stranger = env_with({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **REFUSED_FAST}, home=tmp_path)
     refused = join(stranger)
     assert refused.returncode != 0
     assert "Authentication token is missing or incorrect" in refused.stderr

@@ -20,7 +20,7 @@ from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage
 from tunefw.store.reader import final_rows, read_results
 
-from .faults_helpers import env_with, experiment, function_recipe
+from .faults_helpers import REFUSED_FAST, env_with, experiment, function_recipe
 from .test_damaged_store import rows, write_part
 
 
@@ -72,7 +72,7 @@ def test_a_run_that_cannot_reach_ray_keeps_the_experiment_byte_for_byte(tmp_path
     }[command]
     done = subprocess.run(  # `auto` finds the session's Ray, which wants a token it lacks
         ["tunefw", *args, "--address", "auto"],
-        env=env_with({}),
+        env=env_with(REFUSED_FAST),
         capture_output=True,
         text=True,
         timeout=120,
