@@ -57,9 +57,16 @@ def methods(plan, trials, start=0):
 
 
 def test_a_numeric_space_starts_with_sobol_then_a_gp_then_cmaes_on_a_long_budget():
-    plan = plan_of(NUMERIC, 16, {"gp_trials": 10})
+    plan = plan_of(NUMERIC, 16, {"gp_trials": 10, "explore_every": None})
     drive(plan, 16)
     assert methods(plan, 16) == ["sobol"] * 4 + ["gp"] * 6 + ["cmaes"] * 6, "4 = dimensions + 1"
+
+
+def test_every_eighth_trial_after_the_start_is_a_sobol_point():
+    plan = plan_of(NUMERIC, 22, {"gp_trials": 19})
+    drive(plan, 22)
+    start, model = ["sobol"] * 4, ["gp"] * 7
+    assert methods(plan, 22) == [*start, *model, "sobol", *model, "sobol", "cmaes", "cmaes"]
 
 
 @pytest.mark.parametrize(
@@ -67,26 +74,26 @@ def test_a_numeric_space_starts_with_sobol_then_a_gp_then_cmaes_on_a_long_budget
     [
         (
             space_of(kernel={"choice": ["rbf", "poly"]}, gamma={"uniform": [0, 1]}),
-            ["sobol"] * 4 + ["gp"] * 2,
+            ["sobol"] * 4 + ["gp"] * 7 + ["sobol"],
         ),
         (
             space_of(
                 kernel={"choice": ["rbf", "poly"]},
                 gamma={"loguniform": [1e-3, 1.0], "when": {"kernel": "rbf"}},
             ),
-            ["sobol"] * 4 + ["tpe"] * 2,
+            ["sobol"] * 10 + ["tpe"] * 2,
         ),
         (
             space_of(a={"choice": ["x", "y"]}, b={"choice": ["u", "v"]}, c={"uniform": [0, 1]}),
-            ["sobol"] * 4 + ["tpe"] * 2,
+            ["sobol"] * 10 + ["tpe"] * 2,
         ),
     ],
     ids=["mixed", "conditional", "mostly-categorical"],
 )
-def test_conditional_and_mostly_categorical_spaces_go_to_tpe(space, expected):
-    plan = plan_of(space, 6)
-    drive(plan, 6, score=lambda c: float(c.get("gamma", 0.5)))
-    assert methods(plan, 6) == expected
+def test_conditional_and_mostly_categorical_spaces_go_to_tpe_after_a_longer_start(space, expected):
+    plan = plan_of(space, 12)
+    drive(plan, 12, score=lambda c: abs(float(c.get("gamma", 0.5)) - 0.37))
+    assert methods(plan, 12) == expected
 
 
 def test_several_objectives_use_the_gp_and_nsga2_on_a_long_budget():
@@ -120,7 +127,7 @@ def test_a_resumed_study_asks_for_what_an_uninterrupted_one_would():
     for config in uninterrupted[:7]:  # as tunefw resume teaches the stored trials
         resumed.search_alg.learn(config, {"loss": branin(config)})
     assert drive(resumed, 5, start=7) == uninterrupted[7:]
-    assert methods(resumed, 5, start=7) == ["gp"] * 5
+    assert methods(resumed, 5, start=7) == ["gp"] * 4 + ["sobol"]
 
 
 def test_trials_in_flight_get_different_suggestions_from_the_gp():

@@ -7,7 +7,8 @@ The rules (docs/search.md gives the measurements behind them), for trial number 
    grid, as ``random`` does;
 1. several objectives and a long budget (``nsga2_budget`` or more trials): NSGA-II throughout,
    which needs whole generations to breed;
-2. ``n`` below the start count: a scrambled Sobol point, drawn around the priors;
+2. ``n`` below the start count (dimensions + 1 before a GP, 10 before TPE), or every
+   ``explore_every``-th trial after it: a scrambled Sobol point, drawn around the priors;
 3. a conditional space, or one mostly of unordered categories: TPE (multivariate, grouped);
 4. ``n`` below ``gp_trials``: Optuna's Gaussian process (log EI; EHVI for several
    objectives; constraint-aware; it conditions on trials still running);
@@ -44,6 +45,8 @@ from tunefw_plugins.search.random_search import RandomSearch
 
 WARM_START = "warm_start"
 START = "sobol"
+TPE_START = 10
+"""Start trials before TPE, Optuna's default: its densities need them (docs/search.md)."""
 
 
 def _categorical(spec: ParamSpec) -> bool:
@@ -67,13 +70,10 @@ class AutoSampler(BaseSampler):
         self.concurrent = settings.max_concurrent != 1
         self.long_multi = self.multi and settings.budget >= params.nsga2_budget
         self.start = StartSampler(space, self.seed)
-        self.start_trials = (
-            params.n_startup_trials
-            if params.n_startup_trials is not None
-            else min(10, max(4, len(sampled) + 1))
-        )
         categorical = sum(_categorical(s) for s in sampled.values())
         self.tpe_space = bool(conditional(space)) or categorical * 2 > len(sampled)
+        before_gp = min(10, max(4, len(sampled) + 1))
+        self.start_trials = params.n_startup_trials or (TPE_START if self.tpe_space else before_gp)
         self.numbers_only = categorical == 0 and not self.multi and not settings.constraints
         self.suggested: dict[int, str] = {}
         """Each trial's method, by trial number."""
@@ -83,13 +83,20 @@ class AutoSampler(BaseSampler):
         """The method that suggests trial ``number``."""
         if self.long_multi:
             return "nsga2"
-        if number < self.start_trials:
+        if number < self.start_trials or self._explores(number):
             return START
         if self.tpe_space:
             return "tpe"
         if number < self.params.gp_trials:
             return "gp"
         return "cmaes" if self.numbers_only else "tpe"
+
+    def _explores(self, number: int) -> bool:
+        """Whether trial ``number`` is one the model gives up to a space-filling point, as
+        SMAC interleaves random configurations: a model misled by a flat or stepped objective
+        would otherwise keep probing where it believes."""
+        every = self.params.explore_every
+        return every is not None and (number - self.start_trials) % every == every - 1
 
     def _build(self, method: str, study: Study, number: int) -> BaseSampler:
         if method == START:
@@ -120,7 +127,6 @@ class AutoSampler(BaseSampler):
             multivariate=True,
             group=True,
             constant_liar=self.concurrent,
-            warn_independent_sampling=False,
         )
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
@@ -198,6 +204,11 @@ class AutoSearch:
 
         n_startup_trials: Int | None = Field(
             None, ge=1, description="Sobol trials before any model; dimensions + 1 (4 to 10)."
+        )
+        explore_every: Int | None = Field(
+            8,
+            ge=2,
+            description="After the start, every this many trials one is a Sobol point.",
         )
         gp_trials: Int = Field(
             200, ge=1, description="Trials after which the GP hands over (its cost grows)."
