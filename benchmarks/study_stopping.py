@@ -39,7 +39,7 @@ from benchmarks.search_problems import PROBLEMS, Levels, Problem
 from tunefw import registry
 from tunefw.objective import Objective
 from tunefw.protocols import SearchSettings
-from tunefw.resume.history import StoredTrial
+from tunefw.resuming.history import StoredTrial
 from tunefw.stopping.monitor import StudyMonitor
 from tunefw.stopping.rules import StopSection
 from tunefw.store import columns as col

@@ -13,11 +13,11 @@ import ray
 
 from tunefw import prepare, stages
 from tunefw.cli.main import main
-from tunefw.cli.run_output import RunOutput
 from tunefw.compile import compile_experiment
 from tunefw.errors import PluginError
 from tunefw.plugins import resolve
 from tunefw.prepare import prepare_recipe
+from tunefw.progress.output import RunOutput
 from tunefw.recipe_file import load_recipe, validate_recipe
 from tunefw.runner import RunOptions
 from tunefw.stages import prepare_stages, run_stages

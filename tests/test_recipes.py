@@ -1,4 +1,5 @@
-"""Every shipped recipe runs end to end, at a tiny budget, on the session's Ray."""
+"""Every shipped recipe runs end to end through ``tunefw.run()``, at a tiny budget, on the
+session's Ray (tests/test_python_api.py shows it stores what ``tunefw run`` stores)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tunefw.cli.main import main
+import tunefw
 
 from .conftest import REPO
 
@@ -50,10 +52,11 @@ ORDER = sorted(TINY, key=lambda name: (name == "transfer_finetune_digits59", nam
 @pytest.mark.parametrize("name", ORDER)
 def test_recipe_runs(name, tmp_path, capsys, monkeypatch, weights):
     monkeypatch.chdir(REPO)  # recipes name their data relative to the repository root
-    args = ["run", f"recipes/{name}.yaml", "--storage", str(tmp_path)]
-    for override in TINY[name]:
-        args += ["--set", override.format(weights=weights)]
-    assert main(args) == 0, capsys.readouterr().err
+    fields = (override.format(weights=weights).split("=", 1) for override in TINY[name])
+    overrides = {key: yaml.safe_load(value) for key, value in fields}
+    experiment = tunefw.run(f"recipes/{name}.yaml", set=overrides, storage=str(tmp_path))
     out = capsys.readouterr().out
     assert re.search(r"best \w+ -?\d+\.\d+", out), out
     assert "0 errored" in out
+    assert experiment.status == "completed"
+    assert experiment.best().trial_id in experiment.results().column("trial_id").to_pylist()

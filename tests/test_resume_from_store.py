@@ -17,10 +17,10 @@ from tunefw.lean.sources import VariantSource
 from tunefw.objective import Objective
 from tunefw.prepare import prepare_recipe
 from tunefw.recipe_file import load_recipe
-from tunefw.resume.history import History, StoredTrial
-from tunefw.resume.replay import replay_plan
-from tunefw.resume.rerun import RERUN_OF, split_rerun
-from tunefw.resume.rungs import replay_results
+from tunefw.resuming.history import History, StoredTrial
+from tunefw.resuming.replay import replay_plan
+from tunefw.resuming.rerun import RERUN_OF, split_rerun
+from tunefw.resuming.rungs import replay_results
 from tunefw.scheduler import build_scheduler
 from tunefw.scheduler_sections import Asha
 from tunefw.store import columns as col

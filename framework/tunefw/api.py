@@ -1,16 +1,85 @@
-"""The Python API for reading results: ``open_results`` and dataframe helpers."""
+"""The Python API: run, resume and validate recipes, and read experiments back.
+
+The CLI is a thin layer over these functions; they raise ``TunefwError`` subclasses with the
+one-line messages the CLI prints (and maps to exit code 2).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from tunefw.errors import TunefwError
-from tunefw.store.layout import Storage, find_experiment
-from tunefw.store.query import parse_where, resolve_column
-from tunefw.store.reader import read_results, scan_parts
+from tunefw.errors import RecipeError, TunefwError
+from tunefw.experiment import Experiment, read_table
+from tunefw.launch import RecipeSource, check, launch, resume_stored
+from tunefw.progress.output import RunOutput
+from tunefw.recipe import Recipe
+from tunefw.recipe_file import Verbatim
+from tunefw.store.layout import ExperimentLocation, Kind, Storage, classify, find_experiment
+
+DEFAULT_STORAGE = "./tunefw-results"
+
+
+def run(
+    recipe: RecipeSource,
+    *,
+    set: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    storage: str | None = None,
+    address: str | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+) -> Experiment:
+    """Run a recipe (a file's path, a mapping, or a ``tunefw.Recipe``) as ``tunefw run`` does:
+    its stages, its nested CV or its one experiment, every result stored; the experiment.
+
+    ``set`` overrides fields by dotted path (``{"search.num_samples": 50}``); ``name`` and
+    ``storage`` override the recipe's; ``address`` runs on a Ray cluster; ``resume``
+    continues the experiment if it exists; ``progress=False`` prints nothing.
+    """
+    overrides = _overrides(set, name=name, storage=storage)
+    summary = launch(
+        recipe, overrides, _output(progress), address=address, resume=resume, overwrite=overwrite
+    )
+    return Experiment(summary.location)
+
+
+def resume(
+    name: str,
+    *,
+    storage: str = DEFAULT_STORAGE,
+    address: str | None = None,
+    restart_errored: bool = False,
+    progress: bool = True,
+) -> Experiment:
+    """Continue a stopped or killed experiment with its searcher's state; the experiment."""
+    location = find_experiment(Storage.open(storage), name)
+    summary = resume_stored(
+        location, _output(progress), address=address, restart_errored=restart_errored
+    )
+    return Experiment(summary.location)
+
+
+def validate(
+    recipe: RecipeSource, *, set: Mapping[str, Any] | None = None, load_data: bool = False
+) -> Recipe:
+    """Every check ``tunefw run`` makes before it stores anything; the validated recipe."""
+    return check(recipe, _overrides(set), load_data).prepared.recipe
+
+
+def load_experiment(name: str, storage: str = DEFAULT_STORAGE) -> Experiment:
+    """Stored experiment ``name`` (as ``optuna.load_study`` loads a study)."""
+    return Experiment.open(name, storage)
+
+
+def experiments(storage: str = DEFAULT_STORAGE) -> list[Experiment]:
+    """Every experiment in the storage root, by name."""
+    store = Storage.open(storage)
+    found = [ExperimentLocation(store, name) for name in store.directories()]
+    return [Experiment(loc) for loc in found if classify(loc).kind is Kind.EXPERIMENT]
 
 
 def open_results(
@@ -26,12 +95,7 @@ def open_results(
     into the Parquet scan; columns may omit their ``config.``/``metric.`` prefix. Parts that
     cannot be read are skipped with a warning on the ``tunefw`` logger.
     """
-    location = find_experiment(Storage.open(storage), name)
-    parts = scan_parts(location)
-    available = parts.schema.names
-    wanted = None if columns is None else [resolve_column(c, available, "columns") for c in columns]
-    expression = None if where is None else parse_where(where, parts.schema)
-    return read_results(location, wanted, expression, parts)
+    return read_table(find_experiment(Storage.open(storage), name), columns, where)
 
 
 def to_pandas(table: pa.Table) -> Any:
@@ -46,3 +110,20 @@ def to_polars(table: pa.Table) -> Any:
     except ImportError:
         raise TunefwError("to_polars needs polars: pip install polars") from None
     return polars.from_arrow(table)
+
+
+def _overrides(
+    fields: Mapping[str, Any] | None, *, name: str | None = None, storage: str | None = None
+) -> list[str]:
+    """The overrides as the CLI spells them: ``--set`` fields, then ``--name``/``--storage``
+    as the exact strings given."""
+    flags = {"storage": storage, "name": name}
+    for flag, value in flags.items():
+        if value is not None and not str(value).strip():
+            raise RecipeError(f"{flag}: must not be empty")
+    given = [Verbatim(key, value) for key, value in (fields or {}).items()]
+    return [*given, *(Verbatim(key, value) for key, value in flags.items() if value is not None)]
+
+
+def _output(progress: bool) -> RunOutput:
+    return RunOutput("text" if progress else "quiet")

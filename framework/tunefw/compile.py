@@ -24,8 +24,8 @@ from tunefw.loggers import logger_callbacks
 from tunefw.plugins import ResolvedPlugins
 from tunefw.protocols import SearchPlan
 from tunefw.recipe import Recipe
-from tunefw.resume.history import StoredTrial
-from tunefw.resume.rungs import ReplaysStoredResults
+from tunefw.resuming.history import StoredTrial
+from tunefw.resuming.rungs import ReplaysStoredResults
 from tunefw.scheduler import build_scheduler
 from tunefw.scheduler_sections import Asha, NoScheduler
 from tunefw.start_gate import gated

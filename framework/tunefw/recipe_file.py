@@ -16,15 +16,16 @@ from tunefw.validation_errors import error_lines
 
 class Verbatim(str):
     """An override whose value is set exactly as given, never read as YAML: ``--name`` and
-    ``--storage`` (``--name 123`` is the name "123", ``--storage '~'`` the home directory).
+    ``--storage`` (``--name 123`` is the name "123", ``--storage '~'`` the home directory),
+    and the Python API's ``set`` (``{"search.num_samples": 50}``; the key a dotted path).
 
     A ``str`` (``KEY=VALUE``), so it travels in the same list as the ``--set`` overrides.
     """
 
     key: str
-    value: str
+    value: Any
 
-    def __new__(cls, key: str, value: str) -> Verbatim:
+    def __new__(cls, key: str, value: Any) -> Verbatim:
         override = super().__new__(cls, f"{key}={value}")
         override.key, override.value = key, value
         return override
@@ -37,7 +38,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     schema then types it like a value written in the file. A ``Verbatim`` keeps its string.
     """
     if isinstance(text, Verbatim):
-        return [text.key], text.value
+        return text.key.split("."), text.value
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise RecipeError(f"--set {text!r}: expected KEY=VALUE, e.g. search.num_samples=50")

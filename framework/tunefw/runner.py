@@ -23,8 +23,8 @@ from tunefw.prepare import Prepared
 from tunefw.protocols import SearchPlan
 from tunefw.ray_connection import ray_session
 from tunefw.recipe import Recipe
-from tunefw.resume.history import StoredTrial, read_history
-from tunefw.resume.replay import replay_plan
+from tunefw.resuming.history import StoredTrial, read_history
+from tunefw.resuming.replay import replay_plan
 from tunefw.stopping.judges import Verdict
 from tunefw.stopping.monitor import StudyMonitor
 from tunefw.store import columns as col
@@ -173,7 +173,7 @@ def resume_experiment(
 ) -> RunSummary:
     """Continue a stopped or killed experiment from what its store holds.
 
-    The store, not Ray Tune's snapshots, says what is done (``tunefw.resume``): Ray saves its
+    The store, not Ray Tune's snapshots, says what is done (``tunefw.resuming``): Ray saves its
     trials and its searcher in separate writes, copied to storage in the background, so a
     driver killed at the wrong moment leaves snapshots that disagree with each other and with
     the rows. The searcher is rebuilt from the recipe and taught the stored trials, unfinished

@@ -27,7 +27,7 @@ from tunefw.errors import RecipeError
 from tunefw.objective import Objective
 from tunefw.pareto_asha import ParetoASHA
 from tunefw.protocols import SearchPlan
-from tunefw.resume.rungs import ReplaysStoredResults
+from tunefw.resuming.rungs import ReplaysStoredResults
 from tunefw.scheduler_sections import (
     Asha,
     Bohb,

@@ -29,7 +29,7 @@ from tunefw.lean.pack_trial import PackRunner
 from tunefw.lean.payload import pack_of
 from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.recipe import Recipe
-from tunefw.resume.rerun import split_rerun
+from tunefw.resuming.rerun import split_rerun
 from tunefw.store.columns import GPU_IDS_RESULT_KEY, NODE_ID_RESULT_KEY
 
 

@@ -18,7 +18,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from tunefw.lean.payload import PackedConfig, ended_in, pack_of
-from tunefw.resume.rerun import RERUN_OF, split_rerun, stored_id
+from tunefw.resuming.rerun import RERUN_OF, split_rerun, stored_id
 from tunefw.store import columns as col
 from tunefw.store.errors import trial_error_text
 

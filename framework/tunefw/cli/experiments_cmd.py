@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
-from tunefw.cli.results_cmd import find_best
 from tunefw.errors import StoreError
+from tunefw.experiment import find_best
 from tunefw.store.layout import ExperimentLocation, Kind, Storage, classify, find_experiment
 from tunefw.store.manifest import load_manifest, objective_of
 from tunefw.store.ranking import best_trial

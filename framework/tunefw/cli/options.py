@@ -21,6 +21,13 @@ StorageOption = Annotated[
     str, typer.Option("--storage", help="Storage root: a path or a URI such as s3://bucket/x.")
 ]
 NameArg = Annotated[str, typer.Argument(help="The experiment's name.")]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print nothing but errors; the exit code tells.")
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="One JSON event per line on stdout, and nothing else there."),
+]
 
 
 def recipe_overrides(set_: list[str], storage: str | None, name: str | None) -> list[str]:

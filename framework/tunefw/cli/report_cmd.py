@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
-from tunefw.errors import StoreError
-from tunefw.store.layout import reason
+from tunefw.experiment import write_report
+from tunefw.store.layout import Storage, find_experiment
 
 
 class ExportFormat(str, Enum):
@@ -31,16 +31,9 @@ def report(
 ) -> None:
     """One self-contained HTML page: history, parameters, importance, learning curves, the
     Pareto front, score against compute, and the top trials."""
-    from tunefw.report.page import render
-    from tunefw.report.trials import load_experiment
-
-    experiment = load_experiment(storage, name)
-    path = out or Path(f"{experiment.name}-report.html")
-    page = render(experiment)
-    try:
-        path.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise StoreError(f"--out: cannot write {path}: {reason(exc)}") from None
+    location = find_experiment(Storage.open(storage), name)
+    path = out or Path(f"{location.name}-report.html")
+    write_report(location, path, "--out")
     Console().print(f"wrote {path}", highlight=False)
 
 

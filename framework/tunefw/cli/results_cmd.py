@@ -14,23 +14,21 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
-from tunefw.cli.run_output import nested_line
 from tunefw.errors import StoreError
+from tunefw.experiment import best_in, write_best_recipe
 from tunefw.objective import Objective
+from tunefw.progress.output import nested_line
 from tunefw.store import columns as col
-from tunefw.store.layout import ExperimentLocation, Storage, find_experiment, first_line
+from tunefw.store.layout import Storage, find_experiment, first_line
 from tunefw.store.manifest import load_manifest, objective_of
 from tunefw.store.query import parse_where, resolve_column
 from tunefw.store.ranking import (
     FEASIBLE,
     PARETO,
-    BestTrial,
-    best_trial,
     pareto_front,
     with_rank_columns,
 )
@@ -197,20 +195,6 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def find_best(location: ExperimentLocation) -> BestTrial:
-    objective = objective_of(load_manifest(location))
-    return _best_in(location.name, read_results(location), objective)
-
-
-def _best_in(name: str, table: pa.Table, objective: Objective) -> BestTrial:
-    found = best_trial(table, objective)
-    if found is None:
-        constraints = ", ".join(str(c) for c in objective.constraints)
-        why = f"is feasible ({constraints})" if constraints else f"reported {objective.metric}"
-        raise StoreError(f"{name}: no trial {why}")
-    return found
-
-
 def best(
     name: NameArg,
     storage: StorageOption = DEFAULT_STORAGE,
@@ -223,7 +207,7 @@ def best(
     location = find_experiment(Storage.open(storage), name)
     manifest, table = load_manifest(location), read_results(location)
     objective = objective_of(manifest)
-    found = _best_in(location.name, table, objective)
+    found = best_in(location.name, table, objective)
     console = Console()
     for stage in manifest.get("stages") or []:
         score = "-" if stage["best"] is None else f"{stage['best']:.4f}"
@@ -251,20 +235,5 @@ def best(
         title = f"Pareto front: {len(front)} trials (the best above is its best {found.metric})"
         _print_table(pa.Table.from_pylist(front), _shown_metrics(objective), title)
     if export is not None:
-        recipe = best_recipe(manifest["recipe"], found)
-        header = (
-            f"# The best trial of {name}: {found.metric} {found.score:.6g} "
-            f"(trial {found.trial_id}).\n# `tunefw run` on this file trains it again.\n"
-        )
-        try:
-            export.write_text(header + yaml.safe_dump(recipe, sort_keys=False))
-        except OSError as exc:
-            raise StoreError(f"--export: cannot write {export}: {exc.strerror}") from None
+        write_best_recipe(location, found, export, "--export")
         console.print(f"wrote {export}", highlight=False)
-
-
-def best_recipe(recipe: dict[str, Any], found: BestTrial) -> dict[str, Any]:
-    """The recipe as run, with its space pinned to the best config: one trial, no search."""
-    search = {k: v for k, v in recipe["search"].items() if k not in ("warm_start", "params")}
-    search |= {"strategy": "grid", "num_samples": 1, "space": dict(found.config)}
-    return {**recipe, "name": f"{recipe['name']}-best", "search": search}

@@ -1,8 +1,7 @@
-"""``tunefw run``, ``tunefw resume`` and ``tunefw validate``."""
+"""``tunefw run``, ``tunefw resume`` and ``tunefw validate``: flags over ``tunefw.launch``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -11,24 +10,19 @@ from rich.console import Console
 
 from tunefw.cli.options import (
     DEFAULT_STORAGE,
+    JsonOption,
     NameArg,
+    QuietOption,
     SetOption,
     StorageOption,
     recipe_overrides,
 )
-from tunefw.cli.run_output import JsonOption, QuietOption, RunOutput, print_notes
-from tunefw.compile import compile_experiment, total_trials
-from tunefw.errors import RecipeError, TrialsFailedError
-from tunefw.imports import extend_sys_path, recipe_import_paths
-from tunefw.loggers import check_installed
-from tunefw.nested import is_nested, run_nested
-from tunefw.prepare import Prepared, prepare_recipe
-from tunefw.ray_connection import check_address
-from tunefw.recipe_file import load_recipe
-from tunefw.runner import RunOptions, RunSummary, resume_experiment, run_experiment
-from tunefw.stages import prepare_stages, run_stages
-from tunefw.store.layout import ExperimentLocation, Storage, check_storage, find_experiment
-from tunefw.store.manifest import load_manifest, recipe_of
+from tunefw.compile import total_trials
+from tunefw.launch import check, launch, prepare_source, resume_stored
+from tunefw.prepare import Prepared
+from tunefw.progress.output import RunOutput, print_notes
+from tunefw.runner import RunSummary
+from tunefw.store.layout import Storage, find_experiment
 
 RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.")]
 AddressOption = Annotated[
@@ -51,9 +45,7 @@ LoadDataOption = Annotated[
 
 def prepare_file(path: Path, overrides: list[str], load_data: bool = True) -> Prepared:
     """The recipe at ``path``, its modules importable from its directory, prepared."""
-    recipe = load_recipe(path, overrides)
-    extend_sys_path(recipe_import_paths(path))
-    return prepare_recipe(recipe, load_data)
+    return prepare_source(path, overrides, load_data)[0]
 
 
 def validate(
@@ -66,15 +58,10 @@ def validate(
     Imports the modules the recipe names and calls no loader, function or model in them;
     --load-data also calls the data loader and splits the data.
     """
-    prepared = prepare_file(recipe, set_, load_data)
+    checked = check(recipe, set_, load_data)
+    prepared = checked.prepared
     loaded = prepared.recipe
-    location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
-    stages = prepare_stages(loaded, load_data)
-    check_storage_for(prepared, stages)
-    compile_experiment(loaded, prepared.plugins, prepared.plan, location)
-    for stage in stages:
-        compile_experiment(stage.recipe, stage.plugins, stage.plan, location)
-    print_notes(note for ready in (prepared, *stages) for note in ready.notes)
+    print_notes(note for ready in (prepared, *checked.stages) for note in ready.notes)
     unloaded = " · data not loaded (--load-data checks it)" if loaded.data and not load_data else ""
     Console().print(
         f"{recipe}: ok · {loaded.trainable.kind} trainable · {loaded.search.strategy} search "
@@ -83,16 +70,6 @@ def validate(
         highlight=False,
         soft_wrap=True,
     )
-
-
-def check_storage_for(prepared: Prepared, stages: Sequence[Prepared]) -> None:
-    """Every experiment the recipe writes (its stages', its outer folds') can be written."""
-    recipe = prepared.recipe
-    names = [recipe.name, *(stage.recipe.name for stage in stages)]
-    names += [f"{recipe.name}.outer-{k}" for k in range(len(prepared.outer))]
-    storage = Storage.open(recipe.storage)
-    for name in names:
-        check_storage(storage, name)
 
 
 def run(
@@ -112,59 +89,12 @@ def run(
 ) -> None:
     """Run a recipe: Ray Tune with ASHA, every result written to Parquet."""
     output = RunOutput.from_flags(quiet, json)
+    overrides = recipe_overrides(set_, storage, name)
     with output.session():
-        _run(recipe, recipe_overrides(set_, storage, name), address, resume, overwrite, output)
-
-
-def _run(
-    recipe: Path,
-    overrides: list[str],
-    address: str | None,
-    resume: bool,
-    overwrite: bool,
-    output: RunOutput,
-) -> None:
-    prepared = prepare_file(recipe, overrides)
-    loaded = prepared.recipe
-    check_installed(loaded.loggers)  # before anything is stored
-    needs_cluster = loaded.resources.cluster_only()
-    if needs_cluster and not address:
-        raise RecipeError(
-            f"{needs_cluster[0]}: the embedded local Ray declares no such resource, so no "
-            "trial could start; run on a cluster that does, with --address"
+        summary = launch(
+            recipe, overrides, output, address=address, resume=resume, overwrite=overwrite
         )
-    if address:
-        check_address(address)  # before anything is stored
-    location = ExperimentLocation(Storage.open(loaded.storage), loaded.name)
-    paths = recipe_import_paths(recipe)
-    if resume and location.exists():
-        last = prepare_stages(loaded)[-1] if loaded.stages else prepared  # NAME is the last's
-        _resume(location, last, address, paths, output, restart_errored=False)
-        return
-    check_storage_for(prepared, [])
-    if loaded.stages:
-        runs = run_stages(
-            loaded,
-            lambda title, stage: _options(stage, stage.recipe.name, title, address, paths, output),
-            overwrite=overwrite,
-        )
-        for run in runs:
-            output.stage(run)
-        _finish(runs[-1].summary, prepared, output)
-        return
-    if is_nested(prepared):
-        nested = run_nested(
-            prepared,
-            location,
-            lambda title, name: _options(prepared, name, title, address, paths, output),
-            overwrite=overwrite,
-        )
-        output.nested(loaded.name, loaded.objective.metric, nested.outer_scores)
-        _finish(nested.summary, prepared, output)
-        return
-    title = f"running {loaded.name}"
-    options = _options(prepared, loaded.name, title, address, paths, output)
-    _finish(run_experiment(prepared, location, options, overwrite=overwrite), prepared, output)
+    _exit_if_interrupted(summary)
 
 
 def resume_cmd(
@@ -179,52 +109,13 @@ def resume_cmd(
 ) -> None:
     """Continue a stopped or killed experiment, with its searcher's state."""
     output = RunOutput.from_flags(quiet, json)
-    if address:
-        check_address(address)
     location = find_experiment(Storage.open(storage), name)
-    manifest = load_manifest(location)
-    recipe = recipe_of(location, manifest)
-    paths = manifest.get("import_paths") or [str(Path.cwd())]
-    extend_sys_path(paths)
     with output.session():
-        _resume(location, prepare_recipe(recipe), address, paths, output, restart_errored)
+        summary = resume_stored(location, output, address=address, restart_errored=restart_errored)
+    _exit_if_interrupted(summary)
 
 
-def _resume(
-    location: ExperimentLocation,
-    prepared: Prepared,
-    address: str | None,
-    import_paths: list[str],
-    output: RunOutput,
-    restart_errored: bool,
-) -> None:
-    title = f"resuming {location.name}"
-    options = _options(prepared, location.name, title, address, import_paths, output)
-    summary = resume_experiment(prepared, location, options, restart_errored=restart_errored)
-    _finish(summary, prepared, output)
-
-
-def _options(
-    prepared: Prepared,
-    experiment: str,
-    title: str,
-    address: str | None,
-    import_paths: list[str],
-    output: RunOutput,
-) -> RunOptions:
-    """Run options whose callbacks show the run, reading the scheduler's early stops."""
-    stopped_early: set[str] = set()
-    callbacks = output.callbacks(prepared, experiment, title, stopped_early)
-    return RunOptions(address, callbacks, import_paths, stopped_early)
-
-
-def _finish(summary: RunSummary, prepared: Prepared, output: RunOutput) -> None:
-    output.finished(summary, prepared.recipe.objective.metric)
-    if summary.trials and summary.errored == summary.trials:
-        raise TrialsFailedError(
-            f"every trial failed ({summary.trials}); the first: {summary.first_error}; "
-            f"`tunefw results {summary.location.name}` shows each error"
-        )
+def _exit_if_interrupted(summary: RunSummary) -> None:
     if summary.status == "interrupted":
         Console(stderr=True).print(
             f"interrupted: the results so far are kept; `tunefw resume {summary.location.name}`"

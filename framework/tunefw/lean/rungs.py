@@ -16,8 +16,8 @@ from typing import Any
 import ray
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
-from tunefw.resume.history import StoredTrial
-from tunefw.resume.rungs import replay_results
+from tunefw.resuming.history import StoredTrial
+from tunefw.resuming.rungs import replay_results
 from tunefw.scheduler_sections import Asha
 from tunefw.store.columns import STOPPED_EARLY, TERMINATED
 

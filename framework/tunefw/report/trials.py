@@ -21,7 +21,7 @@ from tunefw.objective import Objective
 from tunefw.plugins import resolve
 from tunefw.space import Constant, ParamSpec
 from tunefw.store import columns as col
-from tunefw.store.layout import Storage, find_experiment
+from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
 from tunefw.store.manifest import Manifest, load_manifest, objective_of, recipe_of
 from tunefw.store.reader import config_of, final_rows, read_results
 
@@ -87,13 +87,17 @@ def varying(names: Sequence[str], configs: Sequence[Mapping[str, Any]]) -> list[
 
 def load_experiment(storage: str, name: str) -> StoredExperiment:
     """Read experiment ``name`` from ``storage``; a ``TunefwError`` if it is unknown or empty."""
-    location = find_experiment(Storage.open(storage), name)
+    return load_location(find_experiment(Storage.open(storage), name))
+
+
+def load_location(location: ExperimentLocation) -> StoredExperiment:
+    """Read the experiment at ``location``; a ``TunefwError`` if it is empty."""
     manifest = load_manifest(location)
     objective = objective_of(manifest)
     space = resolve(recipe_of(location, manifest)).space
     rows = read_results(location)
     if rows.num_rows == 0:
-        raise StoreError(f"{name}: no trial has reported a result yet")
+        raise StoreError(f"{location.name}: no trial has reported a result yet")
     curves = _curves(rows, col.METRIC_PREFIX + objective.metric)
     sampled = {n for n, spec in space.items() if not isinstance(spec, Constant)}
     trials = [

@@ -11,7 +11,7 @@ from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 from tunefw.objective import Objective
-from tunefw.resume.history import StoredTrial
+from tunefw.resuming.history import StoredTrial
 from tunefw.space import ParamSpec
 from tunefw.stopping.evidence import Evidence, finished_trial
 from tunefw.stopping.judges import Judge, Verdict, judges

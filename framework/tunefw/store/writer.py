@@ -23,7 +23,7 @@ from ray.tune.experiment import Trial
 
 from tunefw.errors import StoreError
 from tunefw.guards import RunGuard
-from tunefw.resume.rerun import stored_id
+from tunefw.resuming.rerun import stored_id
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, reason, write_atomic
 from tunefw.trial_events import TrialEvents

@@ -31,7 +31,7 @@ from ray.tune.search.optuna import OptunaSearch
 from tunefw.errors import RecipeError, SpaceError
 from tunefw.objective import Constraint
 from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.resume.learning import LearnsFromTrials
+from tunefw.resuming.learning import LearnsFromTrials
 from tunefw.space import (
     Constant,
     Grid,

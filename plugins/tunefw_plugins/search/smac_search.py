@@ -24,7 +24,7 @@ from ray.tune.search import Searcher
 from tunefw.errors import PluginError, RecipeError
 from tunefw.numbers import Int
 from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.resume.learning import LearnsFromTrials
+from tunefw.resuming.learning import LearnsFromTrials
 from tunefw.space import Constant, ParamSpec
 from tunefw_plugins.search._optuna import refuse_grid
 from tunefw_plugins.search.smac_space import config_space, values_of

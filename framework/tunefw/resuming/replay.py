@@ -23,9 +23,9 @@ from tunefw.lean.pack_searcher import PackSearcher
 from tunefw.lean.sources import ConfigSource, SearcherSource, VariantSource
 from tunefw.prepare import Prepared
 from tunefw.protocols import SearchPlan
-from tunefw.resume.history import History, StoredTrial
-from tunefw.resume.learning import LearnsFromTrials
-from tunefw.resume.rerun import rerun_config
+from tunefw.resuming.history import History, StoredTrial
+from tunefw.resuming.learning import LearnsFromTrials
+from tunefw.resuming.rerun import rerun_config
 from tunefw.store import columns as col
 
 

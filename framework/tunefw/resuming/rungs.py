@@ -13,7 +13,7 @@ from typing import Any
 
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
-from tunefw.resume.history import StoredTrial
+from tunefw.resuming.history import StoredTrial
 
 TIME_ATTR = "training_iteration"
 

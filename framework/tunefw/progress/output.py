@@ -1,4 +1,4 @@
-"""What ``tunefw run`` and ``tunefw resume`` print.
+"""What a run prints: ``tunefw run`` and ``tunefw resume``, and ``tunefw.run()`` in Python.
 
 By default a live progress view on stderr, then a summary on stdout; ``--quiet`` prints
 nothing but errors (the exit code tells the rest); ``--json`` prints one JSON event per line
@@ -14,9 +14,8 @@ import statistics
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, redirect_stdout
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import typer
 from ray.tune import Callback
 from rich.console import Console
 
@@ -30,14 +29,6 @@ from tunefw.runner import RunSummary
 from tunefw.stages import StageRun
 from tunefw.stopping.judges import Verdict
 from tunefw.store.ranking import BestTrial
-
-QuietOption = Annotated[
-    bool, typer.Option("--quiet", "-q", help="Print nothing but errors; the exit code tells.")
-]
-JsonOption = Annotated[
-    bool,
-    typer.Option("--json", help="One JSON event per line on stdout, and nothing else there."),
-]
 
 
 class RunOutput:
