@@ -95,3 +95,25 @@ def test_every_generated_page_is_in_the_nav() -> None:
     nav = (Path(__file__).resolve().parent.parent / "mkdocs.yml").read_text()
     for path in docs_reference.pages():
         assert f": {path}" in nav
+
+
+def test_every_capability_is_in_the_reference_and_the_plugins_table() -> None:
+    page = docs_reference.capabilities_reference()
+    table = docs_reference.capabilities_table()
+    declared = docs_reference.declared_capabilities()
+    assert {c.__name__ for c in declared} >= {"Resumable", "Differentiable", "NestedValidation"}
+    for cls in declared:
+        assert f"\n## {cls.__name__}\n" in page
+        assert f"| `{cls.__name__}` |" in table
+    assert "- `drive(ctx: TrialContext, trainable: Any" in page and "(required)" in page
+    plugins_md = (Path(__file__).resolve().parent.parent / "docs/plugins.md").read_text()
+    assert "<!-- capabilities -->" in plugins_md, "the hook puts the table there"
+
+
+def test_the_plugins_reference_names_each_plugins_capabilities(
+    plugins_page: dict[str, str],
+) -> None:
+    assert "[`Resumable`](capabilities.md#resumable)" in plugins_page[anchor("trainable", "torch")]
+    nested = plugins_page[anchor("validation", "nested")]
+    assert "[`NestedValidation`](capabilities.md#nestedvalidation)" in nested
+    assert "Capabilities:" not in plugins_page[anchor("validation", "kfold")]

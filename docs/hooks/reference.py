@@ -1,9 +1,11 @@
-"""mkdocs hook: adds the generated reference pages (``tunefw.docs_reference``) to every build."""
+"""mkdocs hook: adds the generated reference pages (``tunefw.docs_reference``) to every build,
+and the capabilities table to docs/plugins.md (where it says ``<!-- capabilities -->``)."""
 
 from __future__ import annotations
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 from tunefw import docs_reference
 
@@ -12,3 +14,12 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for path, content in docs_reference.pages().items():
         files.append(File.generated(config, path, content=content))
     return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if page.file.src_uri == "plugins.md":
+        return markdown.replace(CAPABILITIES, docs_reference.capabilities_table())
+    return markdown
+
+
+CAPABILITIES = "<!-- capabilities -->"

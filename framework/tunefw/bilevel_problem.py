@@ -1,8 +1,10 @@
 """What a trainable hands the ``hypergradient`` strategy: a differentiable training problem.
 
-A trainable that can be tuned by hypergradients has ``differentiable`` (the space keys it can
-differentiate, with their shapes) and ``bilevel(ctx)``, which returns a ``BilevelProblem``.
-Hyperparameters reach the losses in their natural scale (an L2 coefficient, not its log).
+A trainable that can be tuned by hypergradients subclasses ``tunefw.capabilities.Differentiable``:
+``differentiable`` (the space keys it can differentiate) and ``bilevel(ctx, names)``, which
+returns a ``BilevelProblem``. Hyperparameters reach the losses in their natural scale (an L2
+coefficient, not its log). It lives in the framework, beside ``TorchTarget``, so a trainable
+plugin need not import the search plugin that consumes it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Literal
 
 import torch
 
-from tunefw_plugins.search.hypergradient.implicit import Loss, Tensors
+Tensors = dict[str, torch.Tensor]
+Loss = Callable[[Tensors, Tensors], torch.Tensor]
 
 
 @dataclass

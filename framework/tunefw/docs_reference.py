@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
-from tunefw import registry
+from tunefw import capabilities, registry
 from tunefw.recipe import (
     Recipe,
     RegularizerSection,
@@ -29,6 +29,7 @@ from tunefw.recipe import (
 
 RECIPE_PAGE = "reference/recipe.md"
 PLUGINS_PAGE = "reference/plugins.md"
+CAPABILITIES_PAGE = "reference/capabilities.md"
 
 Schema = dict[str, Any]
 
@@ -84,7 +85,67 @@ def anchor(*parts: str) -> str:
 
 def pages() -> dict[str, str]:
     """Every generated page, by its path in the docs."""
-    return {RECIPE_PAGE: recipe_reference(), PLUGINS_PAGE: plugins_reference()}
+    return {
+        RECIPE_PAGE: recipe_reference(),
+        PLUGINS_PAGE: plugins_reference(),
+        CAPABILITIES_PAGE: capabilities_reference(),
+    }
+
+
+def declared_capabilities() -> list[type]:
+    """Every capability ``tunefw.capabilities`` declares, in the order it declares them."""
+    return [
+        cls
+        for _, cls in inspect.getmembers(capabilities, inspect.isclass)
+        if cls.__module__ == capabilities.__name__
+    ]
+
+
+def capabilities_table() -> str:
+    """One row per capability, for docs/plugins.md: the kind it is for, its methods, and what
+    it declares (its docstring's first paragraph)."""
+    rows = ["| capability | for | methods | what it declares |", "|---|---|---|---|"]
+    for cls in _in_source_order(declared_capabilities()):
+        first = inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0]
+        kind, _, what = first.partition(":")
+        methods = ", ".join(f"`{name}`" for name, _ in _hooks(cls)) or "none"
+        what = _cell(_markdown(what.strip()))
+        rows.append(f"| `{cls.__name__}` | {kind.lower()} | {methods} | {what} |")
+    return "\n".join(rows) + "\n"
+
+
+def _in_source_order(classes: list[type]) -> list[type]:
+    return sorted(classes, key=lambda c: inspect.getsourcelines(c)[1])
+
+
+def _hooks(cls: type) -> list[tuple[str, Any]]:
+    """The public methods a capability class defines itself."""
+    return [
+        (name, fn)
+        for name, fn in vars(cls).items()
+        if inspect.isfunction(fn) and not name.startswith("_")
+    ]
+
+
+def capabilities_reference() -> str:
+    """Each optional capability: what it means, for which kind, and the methods it asks for."""
+    lines = [
+        "# Capabilities reference",
+        "",
+        inspect.cleandoc(capabilities.__doc__ or ""),
+        "",
+        "A plugin claims one by subclassing it (`class MyTrainable(Resumable):`); the methods"
+        " marked *required* must then be defined. Generated from `tunefw.capabilities` when"
+        " the docs are built; [Writing a plugin](../plugins.md) shows the kinds' Protocols.",
+    ]
+    for cls in _in_source_order(declared_capabilities()):
+        lines += ["", f"## {cls.__name__}", "", _markdown(inspect.cleandoc(cls.__doc__ or ""))]
+        for name, fn in _hooks(cls):
+            need = "required" if getattr(fn, "__isabstractmethod__", False) else "optional"
+            signature = str(inspect.signature(fn)).replace("self, ", "").replace("'", "")
+            doc = " ".join(_markdown(inspect.cleandoc(fn.__doc__ or "")).split())
+            lines += ["", f"- `{name}{signature}` ({need}): {doc}"]
+    return "\n".join(lines) + "\n"
 
 
 def recipe_reference() -> str:
@@ -157,6 +218,10 @@ def _plugin(info: registry.PluginInfo) -> list[str]:
     doc = cls.__doc__ or getattr(sys.modules.get(cls.__module__), "__doc__", None)
     if doc:
         lines += [_markdown(inspect.cleandoc(doc)), ""]
+    claimed = [c.__name__ for c in declared_capabilities() if issubclass(cls, c)]
+    if claimed:
+        links = ", ".join(f"[`{name}`](capabilities.md#{anchor(name)})" for name in claimed)
+        lines += [f"Capabilities: {links}.", ""]
     params: type[BaseModel] = cls.Params
     schema = params.model_json_schema(schema_generator=_WithFactories)
     if not schema.get("properties"):

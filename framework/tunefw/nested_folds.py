@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from tunefw.capabilities import NestedValidation
 from tunefw.errors import RecipeError
 from tunefw.protocols import Dataset, Split
 
@@ -24,7 +25,7 @@ class OuterFold:
 
 def is_nested_validation(validation: object) -> bool:
     """Whether the validation strategy is an outer CV around the tuning (``nested``)."""
-    return hasattr(validation, "outer_splits")
+    return isinstance(validation, NestedValidation)
 
 
 def subset(data: Dataset, rows: np.ndarray) -> Dataset:

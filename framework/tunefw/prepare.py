@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from tunefw.capabilities import ChecksTrainable, ReportsOncePerSplit, Resumable
 from tunefw.data import SharedData, share_data
 from tunefw.errors import RecipeError
 from tunefw.imports import import_callable
 from tunefw.lean.plan import check_lean, pack_plan
 from tunefw.nested_folds import OuterFold, is_nested_validation, outer_folds
 from tunefw.plugins import ResolvedPlugins, resolve
-from tunefw.protocols import ReportsOncePerSplit, SearchPlan, SearchSettings
+from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.recipe import Recipe, WarmStart
 from tunefw.scheduler import check_pairing
 from tunefw.scheduler_folds import fit_to_splits
@@ -83,10 +84,9 @@ def prepare_with(recipe: Recipe, plugins: ResolvedPlugins, shared: SharedData | 
         raise RecipeError("validation: nested cross-validation needs a data section")
     outer = outer_folds(plugins.validation, shared.data) if nested and shared else ()
     plugins.trainable.check(plugins.space, recipe.objective.metric_fields(), plugins.regularizers)
-    check_trainable = getattr(plugins.search, "check_trainable", None)
-    if check_trainable is not None:
+    if isinstance(plugins.search, ChecksTrainable):
         data = shared.data if shared else None
-        check_trainable(plugins.trainable, plugins.space, plugins.regularizers, data)
+        plugins.search.check_trainable(plugins.trainable, plugins.space, plugins.regularizers, data)
     settings = SearchSettings(
         num_samples=recipe.search.num_samples,
         max_concurrent=recipe.search.max_concurrent,
@@ -104,7 +104,7 @@ def prepare_with(recipe: Recipe, plugins: ResolvedPlugins, shared: SharedData | 
         recipe.search.strategy,
         plan,
         recipe.objective,
-        resumable=getattr(plugins.trainable, "resumable", False),
+        resumable=isinstance(plugins.trainable, Resumable),
     )
     _check_fold_noise(recipe, plugins, shared)
     recipe, notes = _fitted_to_folds(recipe, plugins, shared, outer)

@@ -7,7 +7,6 @@ Plugins never read global state: everything a trial needs reaches it through ``T
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
@@ -15,11 +14,26 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 import numpy as np
 from pydantic import BaseModel
 
+from tunefw.capabilities import NamesSuggestions, ReportsOncePerSplit
 from tunefw.objective import Constraint, Mode
 from tunefw.space import ParamSpec
 
 if TYPE_CHECKING:
     from tunefw.context import TrialContext
+
+__all__ = [  # the capabilities are re-exported for plugins written before tunefw.capabilities
+    "Dataset",
+    "NamesSuggestions",
+    "Plugin",
+    "Regularizer",
+    "ReportsOncePerSplit",
+    "SearchPlan",
+    "SearchSettings",
+    "SearchStrategy",
+    "Split",
+    "TrainableAdapter",
+    "ValidationStrategy",
+]
 
 Target = TypeVar("Target")
 DEFAULT_NUM_SAMPLES = 10
@@ -84,14 +98,6 @@ class SearchPlan:
     the strategy's name, for every trial)."""
 
 
-class NamesSuggestions(ABC):
-    """Capability: a searcher that uses several methods says which one suggested a trial."""
-
-    @abstractmethod
-    def suggested_by(self, trial_id: str) -> str | None:
-        """The method behind trial ``trial_id``'s config, None if it suggested none."""
-
-
 class Plugin(Protocol):
     """What every plugin class provides: its params model and a constructor taking it."""
 
@@ -103,9 +109,8 @@ class Plugin(Protocol):
 class SearchStrategy(Plugin, Protocol):
     """Decides which configurations to try (entry-point group ``tunefw.search``).
 
-    A strategy may also define ``check_trainable(trainable, space, regularizers, data)``, to
-    refuse a trainable it cannot work with, and ``drive(ctx, trainable, space)``, to run each
-    trial itself instead of ``trainable.run(ctx)`` (``hypergradient`` trains inside it).
+    Optional capabilities (``tunefw.capabilities``): ``ChecksTrainable``, ``DrivesTrials``,
+    ``TakesNoWarmStart``; its searcher's ``LearnsFromTrials`` and ``NamesSuggestions``.
     """
 
     def plan(self, space: Mapping[str, ParamSpec], settings: SearchSettings) -> SearchPlan:
@@ -114,7 +119,10 @@ class SearchStrategy(Plugin, Protocol):
 
 
 class ValidationStrategy(Plugin, Protocol):
-    """Decides how a configuration is scored (entry-point group ``tunefw.validation``)."""
+    """Decides how a configuration is scored (entry-point group ``tunefw.validation``).
+
+    Optional capability (``tunefw.capabilities``): ``NestedValidation``.
+    """
 
     def n_splits(self, data: Dataset) -> int:
         """How many splits, hence how many reports a CV trainable makes."""
@@ -141,21 +149,11 @@ class Regularizer(Plugin, Protocol):
         ...
 
 
-class ReportsOncePerSplit:
-    """Capability: the trainable reports once per validation split, so its iterations are folds.
-
-    A trainable adapter declares it by subclassing; a scheduler's ``max_t`` is then the number
-    of splits (``scheduler_folds``), since any other value scores trials on the wrong folds.
-    """
-
-
 class TrainableAdapter(Plugin, Protocol):
     """Runs one trial of some kind of model (entry-point group ``tunefw.trainable``).
 
-    An adapter whose trials checkpoint through ``ctx.report(..., state=...)`` and go on from
-    ``ctx.restored`` sets the class attribute ``resumable = True``; only those run under
-    schedulers that pause trials (hyperband, bohb, pbt). One that reports once per
-    validation split subclasses ``ReportsOncePerSplit``.
+    Optional capabilities (``tunefw.capabilities``): ``Resumable`` (only those run under
+    schedulers that pause trials), ``ReportsOncePerSplit``, ``Differentiable``.
     """
 
     def check(

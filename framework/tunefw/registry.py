@@ -9,6 +9,7 @@ reported by name and does not affect any other. ``TUNEFW_DISABLE_PLUGINS`` (comm
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from tunefw.capabilities import undeclared
 from tunefw.errors import PluginError
 
 Kind = Literal["search", "validation", "regularization", "trainable"]
@@ -78,6 +80,8 @@ def _load(kind: Kind, name: str, target: str) -> Any:
         raise PluginError(
             f"{LABELS[kind]} {name!r} ({target}) has no Params model (a pydantic BaseModel)"
         )
+    for advice in undeclared(plugin):
+        warnings.warn(advice, FutureWarning, stacklevel=2)
     return plugin
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tunefw.capabilities import TakesNoWarmStart
 from tunefw.data import SharedData
 from tunefw.errors import TunefwError
 from tunefw.experiment_names import refuse_taken
@@ -105,7 +106,7 @@ def _sampled(prepared: Prepared) -> set[str]:
 
 def _warm_started(prepared: Prepared, previous: Prepared, top_k: int) -> Prepared:
     """``prepared`` starting from ``previous``'s best, when it can take those configs."""
-    takes_points = getattr(prepared.plugins.search, "takes_warm_start", True)
+    takes_points = not isinstance(prepared.plugins.search, TakesNoWarmStart)
     if not takes_points or not _sampled(prepared) & _sampled(previous):
         return prepared
     last = previous.recipe

@@ -22,6 +22,7 @@ from typing import Any
 import ray
 from ray import tune
 
+from tunefw.capabilities import DrivesTrials
 from tunefw.context import Reporter, TrialContext
 from tunefw.data import SharedData
 from tunefw.imports import extend_sys_path
@@ -130,11 +131,10 @@ def make_trial(
                 restored=restored,
                 metrics=recipe.objective.reported_metrics(),
             )
-            drive = getattr(plugins.search, "drive", None)
-            if drive is None:
+            if isinstance(plugins.search, DrivesTrials):  # trains inside it (hypergradient)
+                plugins.search.drive(ctx, plugins.trainable, plugins.space)
+            else:
                 plugins.trainable.run(ctx)
-            else:  # a strategy that trains inside the trial (hypergradient)
-                drive(ctx, plugins.trainable, plugins.space)
 
         pack = pack_of(config)
         if pack is None:

@@ -18,13 +18,13 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from tunefw.capabilities import LearnsFromTrials
 from tunefw.compile import total_trials
 from tunefw.lean.pack_searcher import PackSearcher
 from tunefw.lean.sources import ConfigSource, SearcherSource, VariantSource
 from tunefw.prepare import Prepared
 from tunefw.protocols import SearchPlan
 from tunefw.resuming.history import History, StoredTrial
-from tunefw.resuming.learning import LearnsFromTrials
 from tunefw.resuming.rerun import rerun_config
 from tunefw.store import columns as col
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 import itertools
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from tunefw.capabilities import Differentiable, NestedValidation, Resumable
 from tunefw.context import Reporter, TrialContext
 from tunefw.errors import PluginError
-from tunefw.protocols import Dataset, SearchSettings
+from tunefw.nested_folds import subset
+from tunefw.protocols import Dataset, SearchSettings, Split
 from tunefw.space import ParamSpec
 
 
@@ -102,17 +105,32 @@ def _timed_objective(config: dict[str, Any]) -> None:
 
 
 def check_validation_strategy(cls: Any, params: Mapping[str, Any], data: Dataset) -> None:
+    """Its splits are non-empty, disjoint, inside the data and the same each time; a
+    ``NestedValidation`` strategy's outer splits too, and its ``inner`` strategy's on each
+    outer fold's training rows."""
     strategy = build(cls, params)
-    splits = list(strategy.splits(data))
-    assert len(splits) == strategy.n_splits(data) >= 1
+    _check_splits(strategy.splits, data, strategy.n_splits(data))
+    if isinstance(strategy, NestedValidation):
+        outer = _check_splits(strategy.outer_splits, data)
+        for split in outer:
+            rows = subset(data, split.train)
+            _check_splits(strategy.inner.splits, rows, strategy.inner.n_splits(rows))
+
+
+def _check_splits(
+    make: Callable[[Dataset], Sequence[Split]], data: Dataset, expected: int | None = None
+) -> list[Split]:
+    splits = list(make(data))
+    assert len(splits) >= 1 and (expected is None or len(splits) == expected)
     for split in splits:
         assert len(split.train) and len(split.valid), "no split may be empty"
         assert not np.intersect1d(split.train, split.valid).size, "train and valid overlap"
         assert max(split.train.max(), split.valid.max()) < len(data)
-    again = list(strategy.splits(data))
+    again = list(make(data))
     assert all(np.array_equal(a.valid, b.valid) for a, b in zip(splits, again, strict=True)), (
         "splits must be deterministic for fixed params"
     )
+    return splits
 
 
 def check_regularizer(
@@ -146,11 +164,51 @@ def check_trainable(
     params: Mapping[str, Any],
     make_context: Callable[[Reporter], TrialContext],
 ) -> list[dict[str, Any]]:
-    """Run one trial; it must report the objective's metric at least once."""
+    """Run one trial; it must report the objective's metric at least once. A ``Resumable``
+    trainable that reported several states must go on from its first (not start over); a
+    ``Differentiable`` one must give a problem whose losses are finite scalars that depend on
+    the config's differentiable keys."""
     trainable = build(cls, params)
     reports: list[dict[str, Any]] = []
-    ctx = make_context(lambda metrics, state: reports.append(metrics))
-    trainable.run(ctx)
+    states: list[Any] = []
+
+    def reporter(metrics: dict[str, Any], state: Any) -> None:
+        reports.append(metrics)
+        if state is not None:
+            states.append(state)
+
+    ctx = make_context(reporter)
+    run = trainable.run
+    run(ctx)
     assert reports, "a trial must report at least once"
     assert all(ctx.metric in r for r in reports)
-    return reports
+    first = list(reports)
+    if isinstance(trainable, Resumable) and len(states) > 1:
+        run(replace(make_context(reporter), restored=states[0]))
+        resumed = len(reports) - len(first)
+        assert 0 < resumed < len(first), "restored from its first state, it must go on from it"
+    if isinstance(trainable, Differentiable):
+        _check_differentiable(trainable, make_context(reporter))
+    return first
+
+
+def _check_differentiable(trainable: Differentiable, ctx: TrialContext) -> None:
+    import torch
+
+    can = trainable.differentiable(ctx.regularizers)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in can.items())
+    names = [n for n in can if n in ctx.config]
+    if not names:
+        return
+    problem = trainable.bilevel(ctx, names)
+    assert set(problem.shapes) == set(names), "one shape per differentiable hyperparameter"
+    hyper = {
+        n: torch.full(shape, float(ctx.config[n]), dtype=torch.float64, requires_grad=True)
+        for n, shape in problem.shapes.items()
+    }
+    for loss in (problem.train_loss, problem.val_loss):
+        value = loss(problem.weights, hyper)
+        assert value.ndim == 0 and torch.isfinite(value), "a loss is one finite number"
+    train = problem.train_loss(problem.weights, hyper)
+    grads = torch.autograd.grad(train, list(hyper.values()), allow_unused=True)
+    assert any(g is not None for g in grads), "the training loss must depend on them"

@@ -28,10 +28,10 @@ from optuna.samplers._base import _CONSTRAINTS_KEY
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
+from tunefw.capabilities import LearnsFromTrials
 from tunefw.errors import RecipeError, SpaceError
 from tunefw.objective import Constraint
 from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.resuming.learning import LearnsFromTrials
 from tunefw.space import (
     Constant,
     Grid,

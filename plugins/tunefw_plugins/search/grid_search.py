@@ -12,14 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
+from tunefw.capabilities import TakesNoWarmStart
 from tunefw.errors import SpaceError
 from tunefw.numbers import Int
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.space import Constant, ParamSpec, conditional
 
 
-class GridSearch:
-    takes_warm_start = False
+class GridSearch(TakesNoWarmStart):
     """It visits every point; a coarse-to-fine stage using it starts afresh."""
 
     class Params(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunefw.capabilities import Resumable
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
 from tunefw.imports import import_callable
@@ -19,7 +20,10 @@ from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 
 
-class FunctionTrainable:
+class FunctionTrainable(Resumable):
+    """The user's ``function(config, ctx)``. It gets ``ctx.restored``, and must resume from it
+    to run under pausing schedulers."""
+
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
@@ -27,9 +31,6 @@ class FunctionTrainable:
         metrics: list[str] | None = Field(
             None, description="The metrics it reports, so a wrong objective fails before running."
         )
-
-    resumable = True
-    """It gets ``ctx.restored``, and must resume from it to run under pausing schedulers."""
 
     def __init__(self, params: Params) -> None:
         self.params = params

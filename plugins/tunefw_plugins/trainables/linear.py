@@ -18,14 +18,14 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunefw.bilevel_problem import BilevelProblem, Tensors
+from tunefw.capabilities import Differentiable, Resumable
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
 from tunefw.numbers import FiniteFloat, Int
 from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
-from tunefw_plugins.search.hypergradient.implicit import Tensors
-from tunefw_plugins.search.hypergradient.problem import BilevelProblem
 
 SPACE_KEYS = ("l2", "lr", "epochs")
 METRICS = {"regression": ("loss", "r2"), "classification": ("loss", "accuracy")}
@@ -45,9 +45,8 @@ class LinearParams(BaseModel):
     standardize: bool = True
 
 
-class LinearTrainable:
+class LinearTrainable(Resumable, Differentiable):
     Params = LinearParams
-    resumable = True
 
     def __init__(self, params: LinearParams) -> None:
         self.params = params

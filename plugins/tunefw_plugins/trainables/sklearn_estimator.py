@@ -21,11 +21,12 @@ from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from tunefw.capabilities import ReportsOncePerSplit
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
 from tunefw.imports import import_callable
 from tunefw.objective import check_reported
-from tunefw.protocols import Regularizer, ReportsOncePerSplit
+from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 from tunefw.user_code import call_user
 

@@ -20,11 +20,10 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from tunefw.bilevel_problem import BilevelProblem, Tensors
 from tunefw.errors import PluginError
 from tunefw.protocols import Regularizer
 from tunefw.torch_target import TorchTarget
-from tunefw_plugins.search.hypergradient.implicit import Tensors
-from tunefw_plugins.search.hypergradient.problem import BilevelProblem
 
 ROLES = ("weight_decay", "dropout")
 TEMPERATURE = 0.1

@@ -27,6 +27,8 @@ from pyarrow import fs as pafs
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from tunefw.bilevel_problem import BilevelProblem
+from tunefw.capabilities import Differentiable, Resumable
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError, describe, printable
 from tunefw.imports import import_callable
@@ -35,7 +37,6 @@ from tunefw.objective import check_reported
 from tunefw.protocols import Regularizer
 from tunefw.space import ParamSpec
 from tunefw.torch_target import TorchTarget
-from tunefw_plugins.search.hypergradient.problem import BilevelProblem
 from tunefw_plugins.trainables.torch_bilevel import differentiable_keys, torch_problem
 from tunefw_plugins.trainables.torch_data_parallel import DataParallelJob, train_data_parallel
 from tunefw_plugins.trainables.torch_loop import EpochReports, Epochs, make_optimizer
@@ -94,9 +95,8 @@ class TorchParams(BaseModel):
     )
 
 
-class TorchTrainable:
+class TorchTrainable(Resumable, Differentiable):
     Params = TorchParams
-    resumable = True
 
     def __init__(self, params: TorchParams) -> None:
         self.params = params

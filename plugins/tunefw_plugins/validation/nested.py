@@ -19,12 +19,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from tunefw.capabilities import NestedValidation
 from tunefw.numbers import Int, Seed
 from tunefw.plugins import build
 from tunefw.protocols import Dataset, Split, ValidationStrategy
 
 
-class Nested:
+class Nested(NestedValidation):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 
+from tunefw.bilevel_problem import BilevelProblem
 from tunefw.space import Range
 from tunefw_plugins.search.hypergradient.implicit import InverseHvp, Tensors, hypergradient
-from tunefw_plugins.search.hypergradient.problem import BilevelProblem
 
 Report = Callable[[dict[str, Any], Any], None]
 LR = "lr"

@@ -20,8 +20,7 @@ from typing import Literal
 import torch
 from torch.func import grad, jvp
 
-Tensors = dict[str, torch.Tensor]
-Loss = Callable[[Tensors, Tensors], torch.Tensor]
+from tunefw.bilevel_problem import Loss, Tensors
 
 
 class NeumannDiverged(ArithmeticError):

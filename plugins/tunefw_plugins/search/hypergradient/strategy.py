@@ -18,6 +18,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunefw import registry
+from tunefw.capabilities import ChecksTrainable, Differentiable, DrivesTrials
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
 from tunefw.numbers import FiniteFloat, Int
@@ -27,7 +28,7 @@ from tunefw_plugins.search.hypergradient.bilevel import OuterSettings, Scale, ru
 from tunefw_plugins.search.hypergradient.implicit import InverseHvp, hypergradient
 
 
-class HypergradientSearch:
+class HypergradientSearch(ChecksTrainable, DrivesTrials):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
@@ -66,8 +67,8 @@ class HypergradientSearch:
         self, trainable: Any, space: Mapping[str, ParamSpec], regularizers: Sequence[Regularizer]
     ) -> list[str]:
         """The parameters that follow the gradient; refuses those that cannot."""
-        differentiable = getattr(trainable, "differentiable", None)
-        can: Mapping[str, str] = differentiable(regularizers) if differentiable else {}
+        differentiable = isinstance(trainable, Differentiable)
+        can: Mapping[str, str] = trainable.differentiable(regularizers) if differentiable else {}
         if not can:
             raise RecipeError(
                 "search.strategy: hypergradient needs a trainable whose loss it can "
