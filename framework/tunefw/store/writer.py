@@ -13,7 +13,6 @@ import numbers
 import secrets
 import time
 from collections.abc import Callable, Container, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -107,24 +106,10 @@ class ResultWriter(TrialEvents):
     def _row(
         self, trial_id: str, config: Mapping[str, Any], iteration: int, result: Mapping[str, Any]
     ) -> dict[str, Any]:
-        seconds = result.get("time_total_s")
-        row: dict[str, Any] = {
-            col.EXPERIMENT: self.location.name,
-            col.TRIAL_ID: trial_id,
-            col.ITERATION: iteration,
-            col.TIMESTAMP: datetime.now(timezone.utc),
-            col.TRIAL_TIME: seconds,
-            col.NODE_ID: result.get(col.NODE_ID_RESULT_KEY),
-            col.NODE_IP: result.get("node_ip"),
-            col.HOSTNAME: result.get("hostname"),
-            col.GPU_IDS: result.get(col.GPU_IDS_RESULT_KEY),
-            col.CPU_SECONDS: None if seconds is None else seconds * self.resources.get("cpu", 0.0),
-            col.GPU_SECONDS: None if seconds is None else seconds * self.resources.get("gpu", 0.0),
-            col.STATUS: col.RUNNING,
-            col.ERROR: None,
-            col.CHECKPOINT: None,
-            col.SUGGESTED_BY: self._method(trial_id),
-        }
+        reported = col.Reported(
+            self.location.name, trial_id, iteration, result, self.resources, self._method(trial_id)
+        )
+        row = col.reserved_values(reported)
         for name in self.config_types:
             row[col.CONFIG_PREFIX + name] = config.get(name)
         for name, value in flatten_metrics(result).items():
