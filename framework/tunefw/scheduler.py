@@ -39,8 +39,6 @@ from tunefw.scheduler_sections import (
 from tunefw.space import Constant, Grid, ParamSpec, Range
 
 TIME_ATTR = "training_iteration"
-PAUSING = (HyperBand, Bohb, Pbt)
-"""Schedulers that pause trials and resume them later from their checkpoints."""
 
 
 class _RecordsEarlyStops(TrialScheduler):
@@ -217,7 +215,7 @@ def check_pairing(
             f"scheduler.type: pbt explores by mutating running trials itself, which conflicts "
             f"with search.strategy {strategy}'s suggestions; use random or grid"
         )
-    if isinstance(section, PAUSING) and not resumable:
+    if section.pauses and not resumable:
         raise RecipeError(
             f"scheduler.type: {kind} pauses trials and resumes them from checkpoints, which "
             "this trainable does not write; use asha or median"

@@ -5,15 +5,20 @@ Each type accepts only its own fields, so a field meant for another scheduler is
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from tunefw.numbers import Count, FiniteFloat
+from tunefw.union_tags import tags
 
 
 class _Scheduler(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pauses: ClassVar[bool] = False
+    """Whether it pauses trials and resumes them later from their checkpoints (so only a
+    ``Resumable`` trainable runs under it)."""
 
 
 class _Halving(_Scheduler):
@@ -42,12 +47,14 @@ class HyperBand(_Halving):
     """Synchronous HyperBand: brackets of trials paused at each rung, then halved."""
 
     type: Literal["hyperband"] = "hyperband"
+    pauses: ClassVar[bool] = True
 
 
 class Bohb(_Halving):
     """HyperBand whose brackets are filled by a model-based searcher (BOHB-style)."""
 
     type: Literal["bohb"] = "bohb"
+    pauses: ClassVar[bool] = True
 
 
 class Median(_Scheduler):
@@ -63,6 +70,7 @@ class Pbt(_Scheduler):
     quantile copies a top trial's checkpoint and explores from its hyperparameters."""
 
     type: Literal["pbt"] = "pbt"
+    pauses: ClassVar[bool] = True
     perturbation_interval: Count = 2
     quantile_fraction: FiniteFloat = Field(0.25, gt=0, le=0.5)
     resample_probability: FiniteFloat = Field(0.25, ge=0, le=1)
@@ -74,22 +82,24 @@ class NoScheduler(_Scheduler):
     type: Literal["none"] = "none"
 
 
-SCHEDULER_TYPES = ("asha", "hyperband", "bohb", "median", "pbt", "none")
-
-
 def _type_of(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("type", "asha"))
     return str(getattr(value, "type", "asha"))
 
 
-SchedulerSection = Annotated[
+_Sections = (
     Annotated[Asha, Tag("asha")]
     | Annotated[HyperBand, Tag("hyperband")]
     | Annotated[Bohb, Tag("bohb")]
     | Annotated[Median, Tag("median")]
     | Annotated[Pbt, Tag("pbt")]
-    | Annotated[NoScheduler, Tag("none")],
+    | Annotated[NoScheduler, Tag("none")]
+)
+SCHEDULER_TYPES = tags(_Sections)
+
+SchedulerSection = Annotated[
+    _Sections,
     Discriminator(
         _type_of,
         custom_error_type="scheduler_type",

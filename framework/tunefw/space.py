@@ -36,6 +36,7 @@ from ray import tune
 
 from tunefw.errors import SpaceError
 from tunefw.numbers import FiniteFloat, Int, check_finite, check_int64
+from tunefw.union_tags import tags
 
 
 def _scalar(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -414,7 +415,18 @@ class Constant(_Param):
         return arrow_type_of([self.value])
 
 
-PARAM_KINDS = ("uniform", "loguniform", "int", "logint", "choice", "ordinal", "grid")
+_Kinds = (
+    Annotated[Uniform, Tag("uniform")]
+    | Annotated[LogUniform, Tag("loguniform")]
+    | Annotated[IntRange, Tag("int")]
+    | Annotated[LogInt, Tag("logint")]
+    | Annotated[Choice, Tag("choice")]
+    | Annotated[Ordinal, Tag("ordinal")]
+    | Annotated[Grid, Tag("grid")]
+    | Annotated[Constant, Tag("constant")]
+)
+PARAM_KINDS = tuple(kind for kind in tags(_Kinds) if kind != "constant")
+"""The kinds written as a key (``{uniform: [0, 1]}``); a constant is a bare value."""
 
 
 def _kind_of(value: Any) -> str | None:
@@ -429,14 +441,7 @@ def _kind_of(value: Any) -> str | None:
 
 
 ParamSpec = Annotated[
-    Annotated[Uniform, Tag("uniform")]
-    | Annotated[LogUniform, Tag("loguniform")]
-    | Annotated[IntRange, Tag("int")]
-    | Annotated[LogInt, Tag("logint")]
-    | Annotated[Choice, Tag("choice")]
-    | Annotated[Ordinal, Tag("ordinal")]
-    | Annotated[Grid, Tag("grid")]
-    | Annotated[Constant, Tag("constant")],
+    _Kinds,
     Discriminator(
         _kind_of,
         custom_error_type="param_kind",

@@ -17,6 +17,7 @@ from ray.tune import Callback
 
 from tunefw.errors import RecipeError
 from tunefw.store.layout import ExperimentLocation
+from tunefw.union_tags import tags
 
 
 class _Logger(BaseModel):
@@ -109,18 +110,20 @@ class WandbLogger(_Logger):
         )
 
 
-LOGGER_TYPES = ("tensorboard", "mlflow", "wandb")
-
-
 def _type_of(value: Any) -> str | None:
     found = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     return found if isinstance(found, str) else None
 
 
-LoggerSection = Annotated[
+_Loggers = (
     Annotated[TensorBoardLogger, Tag("tensorboard")]
     | Annotated[MlflowLogger, Tag("mlflow")]
-    | Annotated[WandbLogger, Tag("wandb")],
+    | Annotated[WandbLogger, Tag("wandb")]
+)
+LOGGER_TYPES = tags(_Loggers)
+
+LoggerSection = Annotated[
+    _Loggers,
     Discriminator(
         _type_of,
         custom_error_type="logger_type",
