@@ -142,52 +142,56 @@ def build_scheduler(
     space: Mapping[str, ParamSpec],
     objective: Objective,
 ) -> TrialScheduler:
-    """The scheduler; ids of trials it stops early are added to ``stopped_early``.
+    """The section's scheduler; ids of trials it stops early are added to ``stopped_early``.
 
-    Metric and mode come from ``TuneConfig``; Ray refuses them in both places. PBT mutates
-    every sampled parameter of ``space`` within its range. ASHA with several objectives
-    ranks by all of them (MO-ASHA).
+    Metric and mode come from ``TuneConfig``; Ray refuses them in both places.
     """
-    if isinstance(section, Asha):
-        halving: dict[str, Any] = {
-            "time_attr": TIME_ATTR,
-            "max_t": section.max_t,
-            "grace_period": section.grace_period,
-            "reduction_factor": section.reduction_factor,
-        }
-        asha = (
-            RecordingParetoASHA(objective, **halving)
-            if objective.multi
-            else RecordingASHA(**halving)
-        )
-        return _recording(asha, stopped_early, section.max_t)  # type: ignore[no-any-return]
-    if isinstance(section, (HyperBand, Bohb)):
-        cls = RecordingBOHB if isinstance(section, Bohb) else RecordingHyperBand
-        bracketed = cls(
-            time_attr=TIME_ATTR, max_t=section.max_t, reduction_factor=section.reduction_factor
-        )
-        return _recording(bracketed, stopped_early, section.max_t)  # type: ignore[no-any-return]
-    if isinstance(section, Median):
-        median = RecordingMedian(
-            time_attr=TIME_ATTR,
-            grace_period=section.grace_period,
-            min_samples_required=section.min_samples_required,
-        )
-        return _recording(median, stopped_early, math.inf)  # type: ignore[no-any-return]
-    if isinstance(section, Pbt):
-        return PopulationBasedTraining(
-            time_attr=TIME_ATTR,
-            perturbation_interval=section.perturbation_interval,
-            hyperparam_mutations={
-                name: spec.domain()
-                for name, spec in space.items()
-                if not isinstance(spec, (Constant, Grid))
-            },
-            quantile_fraction=section.quantile_fraction,
-            resample_probability=section.resample_probability,
-            custom_explore_fn=KeepInSpace(space),
-        )
-    return Fifo()  # type: ignore[no-untyped-call]
+    return section.build(stopped_early, space, objective)
+
+
+def asha(section: Asha, stopped_early: set[str], objective: Objective) -> TrialScheduler:
+    halving: dict[str, Any] = {
+        "time_attr": TIME_ATTR,
+        "max_t": section.max_t,
+        "grace_period": section.grace_period,
+        "reduction_factor": section.reduction_factor,
+    }
+    scheduler = (
+        RecordingParetoASHA(objective, **halving) if objective.multi else RecordingASHA(**halving)
+    )
+    return _recording(scheduler, stopped_early, section.max_t)  # type: ignore[no-any-return]
+
+
+def hyperband(section: HyperBand | Bohb, stopped_early: set[str], bohb: bool) -> TrialScheduler:
+    cls = RecordingBOHB if bohb else RecordingHyperBand
+    bracketed = cls(
+        time_attr=TIME_ATTR, max_t=section.max_t, reduction_factor=section.reduction_factor
+    )
+    return _recording(bracketed, stopped_early, section.max_t)  # type: ignore[no-any-return]
+
+
+def median(section: Median, stopped_early: set[str]) -> TrialScheduler:
+    scheduler = RecordingMedian(
+        time_attr=TIME_ATTR,
+        grace_period=section.grace_period,
+        min_samples_required=section.min_samples_required,
+    )
+    return _recording(scheduler, stopped_early, math.inf)  # type: ignore[no-any-return]
+
+
+def pbt(section: Pbt, space: Mapping[str, ParamSpec]) -> TrialScheduler:
+    return PopulationBasedTraining(
+        time_attr=TIME_ATTR,
+        perturbation_interval=section.perturbation_interval,
+        hyperparam_mutations={
+            name: spec.domain()
+            for name, spec in space.items()
+            if not isinstance(spec, (Constant, Grid))
+        },
+        quantile_fraction=section.quantile_fraction,
+        resample_probability=section.resample_probability,
+        custom_explore_fn=KeepInSpace(space),
+    )
 
 
 def check_pairing(

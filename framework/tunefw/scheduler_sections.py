@@ -1,16 +1,26 @@
 """The recipe's ``scheduler`` section: one model per scheduler type, chosen by ``type``.
 
 Each type accepts only its own fields, so a field meant for another scheduler is an error.
+Each builds its Ray Tune scheduler (``build``) and says whether it pauses trials, so a new
+type is one class here; Ray is imported only when one is built (trial workers parse recipes).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from abc import abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from tunefw.numbers import Count, FiniteFloat
 from tunefw.union_tags import tags
+
+if TYPE_CHECKING:
+    from ray.tune.schedulers import TrialScheduler
+
+    from tunefw.objective import Objective
+    from tunefw.space import ParamSpec
 
 
 class _Scheduler(BaseModel):
@@ -19,6 +29,12 @@ class _Scheduler(BaseModel):
     pauses: ClassVar[bool] = False
     """Whether it pauses trials and resumes them later from their checkpoints (so only a
     ``Resumable`` trainable runs under it)."""
+
+    @abstractmethod
+    def build(
+        self, stopped_early: set[str], space: Mapping[str, ParamSpec], objective: Objective
+    ) -> TrialScheduler:
+        """The scheduler; ids of trials it stops early are added to ``stopped_early``."""
 
 
 class _Halving(_Scheduler):
@@ -42,12 +58,27 @@ class Asha(_Halving):
             raise ValueError(f"grace_period ({self.grace_period}) must be <= max_t ({self.max_t})")
         return self
 
+    def build(
+        self, stopped_early: set[str], space: Mapping[str, ParamSpec], objective: Objective
+    ) -> TrialScheduler:
+        """ASHA; with several objectives, MO-ASHA ranking by all of them."""
+        from tunefw.scheduler import asha
+
+        return asha(self, stopped_early, objective)
+
 
 class HyperBand(_Halving):
     """Synchronous HyperBand: brackets of trials paused at each rung, then halved."""
 
     type: Literal["hyperband"] = "hyperband"
     pauses: ClassVar[bool] = True
+
+    def build(
+        self, stopped_early: set[str], space: Mapping[str, ParamSpec], objective: Objective
+    ) -> TrialScheduler:
+        from tunefw.scheduler import hyperband
+
+        return hyperband(self, stopped_early, bohb=False)
 
 
 class Bohb(_Halving):
@@ -56,6 +87,13 @@ class Bohb(_Halving):
     type: Literal["bohb"] = "bohb"
     pauses: ClassVar[bool] = True
 
+    def build(
+        self, stopped_early: set[str], space: Mapping[str, ParamSpec], objective: Objective
+    ) -> TrialScheduler:
+        from tunefw.scheduler import hyperband
+
+        return hyperband(self, stopped_early, bohb=True)
+
 
 class Median(_Scheduler):
     """Stops a trial whose best result is below the median of the others' at the same point."""
@@ -63,6 +101,13 @@ class Median(_Scheduler):
     type: Literal["median"] = "median"
     grace_period: Count = Field(1, description="Iterations before any stop.")
     min_samples_required: Count = Field(3, description="Trials needed for a median.")
+
+    def build(
+        self, stopped_early: set[str], space: Mapping[str, ParamSpec], objective: Objective
+    ) -> TrialScheduler:
+        from tunefw.scheduler import median
+
+        return median(self, stopped_early)
 
 
 class Pbt(_Scheduler):
@@ -75,11 +120,26 @@ class Pbt(_Scheduler):
     quantile_fraction: FiniteFloat = Field(0.25, gt=0, le=0.5)
     resample_probability: FiniteFloat = Field(0.25, ge=0, le=1)
 
+    def build(
+        self, stopped_early: set[str], space: Mapping[str, ParamSpec], objective: Objective
+    ) -> TrialScheduler:
+        """PBT mutating every sampled parameter of ``space`` within its range."""
+        from tunefw.scheduler import pbt
+
+        return pbt(self, space)
+
 
 class NoScheduler(_Scheduler):
     """Every trial runs to its end."""
 
     type: Literal["none"] = "none"
+
+    def build(
+        self, stopped_early: set[str], space: Mapping[str, ParamSpec], objective: Objective
+    ) -> TrialScheduler:
+        from tunefw.scheduler import Fifo
+
+        return Fifo()  # type: ignore[no-untyped-call]
 
 
 def _type_of(value: Any) -> str:
