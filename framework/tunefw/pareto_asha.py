@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
+from tunefw import compat
 from tunefw.objective import Objective
 from tunefw.pareto import rank_keys
 
@@ -31,6 +32,7 @@ class ParetoASHA(AsyncHyperBandScheduler):
 
     def __init__(self, objective: Objective, **asha: Any) -> None:
         super().__init__(**asha)
+        compat.check(self, [*compat.ASHA_LIMITS, compat.ASHA_TRIAL_BRACKET])
         self.objective = objective
 
     def _point(self, result: dict[str, Any]) -> np.ndarray | None:
@@ -68,7 +70,7 @@ class ParetoASHA(AsyncHyperBandScheduler):
         """Record ``point`` at the first rung ``trial_id`` has reached and not yet passed;
         STOP unless it ranks in the rung's top fraction."""
         bracket = self._trial_info[trial_id]
-        for milestone, recorded in bracket._rungs:
+        for milestone, recorded in compat.BRACKET_RUNGS.of(bracket):
             if iteration < milestone or trial_id in recorded:
                 continue
             promoted = promotable(list(recorded.values()), point, bracket.rf)

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import ray
-from ray._private import ray_constants
 
+from tunefw import compat
 from tunefw.errors import TunefwError, last_line
 
 #: Ray's switch for multi-node support; "0" keeps addresses on the loopback.
@@ -49,14 +49,14 @@ def keep_on_loopback() -> None:
     the constant is set too.
     """
     os.environ[MULTI_NODE_ENV] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
+    compat.disable_multi_node()
 
 
 def start_embedded_ray(**init_kwargs: Any) -> None:
     """Start a single-node Ray bound to 127.0.0.1, without a dashboard."""
     os.environ.update(embedded_env())
     keep_on_loopback()
-    auth_log = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    auth_log = logging.getLogger(compat.RAY_AUTH_LOGGER)
     level = auth_log.level
     auth_log.setLevel(logging.ERROR)  # "token auth enabled" is the intended state, not news
     try:

@@ -19,15 +19,11 @@ MULTI_NODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 def main() -> None:
     os.environ[MULTI_NODE_ENV] = "1"  # read at import: ray start then accepts worker nodes
-    from ray._private import services
     from ray.scripts.scripts import cli
 
-    resolve = services.resolve_ip_for_localhost
+    from tunefw import compat
 
-    def keep_loopback(host: str) -> str:
-        return host if host in ("127.0.0.1", "localhost", "::1") else resolve(host)
-
-    services.resolve_ip_for_localhost = keep_loopback
+    compat.keep_loopback_node_ip()
     os.environ[MULTI_NODE_ENV] = "0"  # for the node's processes and jobs' drivers
     cli.main(args=sys.argv[1:], prog_name="ray")
 

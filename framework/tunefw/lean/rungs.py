@@ -16,6 +16,7 @@ from typing import Any
 import ray
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
+from tunefw import compat
 from tunefw.resuming.history import StoredTrial
 from tunefw.resuming.rungs import replay_results
 from tunefw.scheduler_sections import Asha
@@ -62,7 +63,7 @@ class RungBoard:
         """
         if self.scheduler is None or self.max_t is None:
             return []
-        rungs = {m for bracket in self.scheduler._brackets for m, _ in bracket._rungs}
+        rungs = {milestone for milestone, _ in compat.asha_rungs(self.scheduler)}
         return sorted(rungs | {float(self.max_t)})
 
     def decide(self, config_id: str, iteration: int, value: Any) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
+from tunefw import compat
 from tunefw.resuming.history import StoredTrial
 
 TIME_ATTR = "training_iteration"
@@ -65,6 +66,7 @@ class ReplaysStoredResults:
         accepted: bool = super().set_search_properties(metric, mode, **spec)  # type: ignore[misc]
         if accepted and self.replayed:
             scheduler: AsyncHyperBandScheduler = self  # type: ignore[assignment]
-            replay_results(scheduler, self.replayed, str(scheduler._metric), self.rungs_class)
+            metric = str(compat.ASHA_METRIC.of(scheduler))
+            replay_results(scheduler, self.replayed, metric, self.rungs_class)
             self.replayed = ()
         return accepted

@@ -24,10 +24,10 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.samplers import BaseSampler
-from optuna.samplers._base import _CONSTRAINTS_KEY
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
+from tunefw import compat
 from tunefw.capabilities import LearnsFromTrials
 from tunefw.errors import RecipeError, SpaceError
 from tunefw.objective import Constraint
@@ -49,6 +49,8 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 warnings.filterwarnings("ignore", message="Define-by-run function passed in the `space`")
 """tunefw picks TPE's grouping, QMC and CMA-ES margins on purpose, and a model-based sampler
 takes its time inside the define-by-run function by design: these notices are noise."""
+
+CONSTRAINTS_KEY: str = compat.OPTUNA_CONSTRAINTS_KEY.get()
 
 
 def distribution(spec: ParamSpec) -> BaseDistribution:
@@ -143,6 +145,7 @@ class ConstrainedOptunaSearch(OptunaSearch, LearnsFromTrials):
         self._expected: dict[str, str] = {}
         """Reruns held as running Optuna trials: their config's key to their trial id."""
         super().__init__(*args, **kwargs)
+        compat.check(self, compat.OPTUNA_SEARCH_ATTRIBUTES)
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -186,7 +189,7 @@ class ConstrainedOptunaSearch(OptunaSearch, LearnsFromTrials):
                 distributions={n: distribution(sampled[n]) for n in params},
                 values=[float(v) for v in values] if complete else None,
                 state=TrialState.COMPLETE if complete else TrialState.FAIL,
-                system_attrs={_CONSTRAINTS_KEY: constraints} if complete and constraints else None,
+                system_attrs={CONSTRAINTS_KEY: constraints} if complete and constraints else None,
             )
         except ValueError:  # a stored value outside today's space: nothing to learn from
             return

@@ -13,14 +13,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from optuna._gp import acqf as acqf_module
 from optuna.distributions import BaseDistribution
 from optuna.samplers import GPSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
+from tunefw import compat
 from tunefw_plugins.search.prior_samplers import finished_trials
 from tunefw_plugins.search.priors import Belief, StartSampler, prior_weight
+
+acqf_module = compat.OPTUNA_GP_ACQF.get()
+compat.OPTUNA_GP_OPTIMIZE_ACQF.get()  # the hook overridden below
 
 
 class _PriorWeighted(acqf_module.BaseAcquisitionFunc):

@@ -14,11 +14,14 @@ from typing import Any
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import TPESampler
-from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from tunefw import compat
 from tunefw_plugins.search.priors import Belief, StartSampler, log_prior, prior_weight
+
+_ParzenEstimator = compat.OPTUNA_PARZEN_ESTIMATOR.get()
+compat.OPTUNA_TPE_ACQUISITION.get()  # the hook overridden below
 
 
 def finished_trials(study: Study) -> int:
@@ -30,6 +33,7 @@ class PriorTPESampler(TPESampler):
 
     def __init__(self, *, start: StartSampler, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        compat.TPE_RANDOM_SAMPLER.check(self)
         self._random_sampler = start
         self._beliefs: Mapping[str, Belief] = start.beliefs
         self._weight = 0.0

@@ -1,0 +1,100 @@
+"""Every private Ray and Optuna name tunefw uses resolves in the installed versions, with the
+shape tunefw reads; one that is gone is one line naming it. An upgrade fails here first."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import version
+
+import optuna
+import pytest
+from ray.tune.schedulers import AsyncHyperBandScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from tunefw import compat
+from tunefw.errors import TunefwError
+from tunefw.objective import Objective
+from tunefw.pareto_asha import ParetoASHA
+
+from .conftest import REPO
+
+
+@pytest.mark.parametrize("private", compat.PRIVATE, ids=lambda p: f"{p.module}.{p.path}")
+def test_every_private_name_resolves(private):
+    assert private.get() is not None
+
+
+def _asha() -> AsyncHyperBandScheduler:
+    asha = AsyncHyperBandScheduler(
+        time_attr="training_iteration", max_t=9, grace_period=1, reduction_factor=3
+    )
+    asha.set_search_properties("loss", "min")
+    asha.on_trial_add(None, type("Trial", (), {"trial_id": "t0"})())
+    return asha
+
+
+def test_asha_has_the_private_attributes_tunefw_reads_with_their_shapes():
+    asha = _asha()
+    for attribute in [compat.ASHA_BRACKETS, compat.ASHA_TRIAL_BRACKET, compat.ASHA_METRIC]:
+        attribute.check(asha)
+    compat.check(asha, compat.ASHA_LIMITS)
+    assert compat.ASHA_METRIC.of(asha) == "loss"
+    rungs = compat.asha_rungs(asha)
+    assert [milestone for milestone, _ in rungs] == [9, 3, 1]
+    assert all(isinstance(recorded, dict) for _, recorded in rungs)
+    assert "t0" in compat.ASHA_TRIAL_BRACKET.of(asha)
+
+
+def test_optuna_search_has_the_private_attributes_tunefw_reads():
+    searcher = OptunaSearch(
+        space={"x": optuna.distributions.FloatDistribution(0, 1)}, metric="loss", mode="min"
+    )
+    compat.check(searcher, compat.OPTUNA_SEARCH_ATTRIBUTES)
+    assert isinstance(compat.OPTUNA_SEARCH_ATTRIBUTES[0].of(searcher), optuna.Study)
+
+
+def test_tpe_has_its_start_sampler_and_the_acquisition_hook():
+    sampler = optuna.samplers.TPESampler()
+    compat.TPE_RANDOM_SAMPLER.check(sampler)
+    assert callable(compat.OPTUNA_TPE_ACQUISITION.get())
+    assert callable(compat.OPTUNA_GP_OPTIMIZE_ACQF.get())
+    assert isinstance(compat.OPTUNA_CONSTRAINTS_KEY.get(), str)
+
+
+def test_mo_asha_guards_its_parents_private_attributes_at_construction():
+    objective = Objective.model_validate({"metrics": {"loss": "min", "size": "min"}})
+    ParetoASHA(objective, time_attr="training_iteration", max_t=9)  # the guard passes
+
+
+def test_a_private_name_that_is_gone_is_one_line_naming_it():
+    gone = compat.Private("ray", "ray.tune", "NoSuchThing", "an example")
+    with pytest.raises(TunefwError) as raised:
+        gone.get()
+    message = str(raised.value)
+    assert message == (
+        f"ray {version('ray')} has no ray.tune.NoSuchThing (an example); "
+        f"tunefw is tested with ray {compat.TESTED['ray']}.x"
+    )
+    missing = compat.PrivateAttribute("optuna", "optuna:Study", "_gone", "an example")
+    with pytest.raises(TunefwError, match=r"^optuna \S+: optuna:Study has no attribute _gone"):
+        missing.of(object())
+
+
+def test_the_installed_versions_are_the_tested_ones_and_pyproject_bounds_them():
+    pyproject = (REPO / "pyproject.toml").read_text()
+    for library, tested in compat.TESTED.items():
+        assert version(library).startswith(tested + "."), f"{library} is not the tested one"
+        major, minor = tested.split(".")
+        assert f">={tested},<{major}.{int(minor) + 1}" in pyproject
+
+
+def test_no_module_outside_compat_names_a_private_module():
+    sources = [*(REPO / "framework").rglob("*.py"), *(REPO / "plugins").rglob("*.py")]
+    offenders = [
+        str(path.relative_to(REPO))
+        for path in sources
+        if path.name != "compat.py"
+        and any(name in path.read_text() for name in ("ray._private", "optuna._", "samplers._"))
+    ]
+    assert offenders == []
+    assert importlib.import_module("tunefw.compat").__doc__
