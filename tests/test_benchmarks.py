@@ -12,6 +12,8 @@ import pytest
 from .conftest import REPO
 from .faults_helpers import env_with
 
+pytestmark = pytest.mark.slow
+
 
 def figures(module: str, tmp_path) -> dict[str, object]:
     """Run ``python -m MODULE --quick`` in a process of its own (its own embedded Ray)."""

@@ -27,6 +27,8 @@ from tunefw.store import columns as col
 from .conftest import DATA, REPO
 from .faults_helpers import REFUSED_FAST, env_with, experiment, stored_keys, wait_until
 
+pytestmark = pytest.mark.cluster
+
 
 def tunefw(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -217,8 +219,8 @@ def test_submit_runs_the_quickstart_as_a_job_and_its_results_are_readable(
 def test_storage_that_some_node_cannot_see_is_refused(cluster, client, tmp_path):
     """The driver runs in a mount namespace of its own, its storage on a tmpfs the nodes
     (outside that namespace) do not have: the same path, not the same files."""
-    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
-    if shutil.which("unshare") is None or probe.returncode != 0:
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "--mount", "true"]).returncode != 0:
         pytest.skip("needs mount namespaces (unshare --mount) to make a path one node lacks")
     recipe = cluster_recipe(
         tmp_path,

@@ -28,7 +28,7 @@ from tunefw.store.reader import final_rows, read_results
 
 from .faults_helpers import experiment, function_recipe, start_driver, stored_keys
 
-pytestmark = pytest.mark.usefixtures("ray_session")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_session")]
 
 ROUNDS = int(os.environ.get("TUNEFW_KILL_ROUNDS", "1"))
 TRIALS, STEPS = 6, 10

@@ -123,6 +123,7 @@ def test_bad_input_raises_one_line_and_writes_nothing(call, message, tmp_path):
     assert isinstance(raised.value, RecipeError | StoreError)
 
 
+@pytest.mark.slow
 def test_a_notebook_runs_the_quickstart_and_shows_the_live_view(tmp_path):
     """A real kernel: what a user's notebook does, on the test session's Ray."""
     address = ray.get_runtime_context().gcs_address

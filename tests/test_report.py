@@ -97,6 +97,7 @@ def drawn_plots(seen: dict[str, Any]) -> set[str]:
     return {p["id"].removeprefix("plot-") for p in seen["plots"]}
 
 
+@pytest.mark.browser
 def test_asha_report_draws_every_single_objective_plot(storage, tmp_path):
     page_file = report(storage, ASHA, tmp_path / "asha.html")
     text = page_file.read_text()
@@ -110,12 +111,14 @@ def test_asha_report_draws_every_single_objective_plot(storage, tmp_path):
     assert curves["traces"] >= 3, "completed and stopped-early lines, and the stopping marks"
 
 
+@pytest.mark.browser
 def test_pareto_report_has_the_front(storage, tmp_path):
     seen = open_in_chromium(report(storage, PARETO, tmp_path / "pareto.html"))
     assert drawn_plots(seen) == ALL_PLOTS
     assert seen["notes"] == []
 
 
+@pytest.mark.browser
 def test_plots_that_do_not_apply_are_left_out_with_a_note(storage, tmp_path):
     """One parameter: no importance; one objective: no front. Errored trials, a constraint."""
     seen = open_in_chromium(report(storage, FLAKY, tmp_path / "flaky.html"))

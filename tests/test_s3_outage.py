@@ -28,7 +28,7 @@ from tunefw.store.reader import final_rows, read_results
 
 from .faults_helpers import function_recipe, start_driver, wait_until
 
-pytestmark = pytest.mark.usefixtures("ray_session")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_session")]
 
 
 class Forwarder:

@@ -167,6 +167,7 @@ def test_augmenting_rows_that_are_not_images_fails_validation(tmp_path, capsys):
     assert len(err) == 1 and "trainable.augment_shift: needs images" in err[0]
 
 
+@pytest.mark.slow
 def test_data_parallel_trials_train_with_ddp_across_ray_train_workers(tmp_path):
     """Two Ray Train workers per trial (gloo on the CPU): every epoch reported, checkpointed
     and early-stoppable as in one process, and the model learns."""
@@ -204,6 +205,7 @@ def test_data_parallel_trials_train_with_ddp_across_ray_train_workers(tmp_path):
     assert "body.0.weight" in weights, "the plain model's weights, not DDP's module.*"
 
 
+@pytest.mark.slow
 def test_a_data_parallel_trial_stops_all_its_workers_when_its_metric_stalls(tmp_path):
     path = torch_recipe(
         tmp_path,
