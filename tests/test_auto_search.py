@@ -140,12 +140,16 @@ def test_trials_in_flight_get_different_suggestions_from_the_gp():
 
 def test_constraints_reach_the_gp():
     plan = plan_of(NUMERIC, 10, constraints=(Constraint.model_validate("width <= 40"),))
+    widths = []
     for i in range(10):
         config = plan.search_alg.suggest(f"t{i}")
         result = {"loss": branin(config), "width": config["batch"], "training_iteration": 1}
         plan.search_alg.on_trial_complete(f"t{i}", result)
+        widths.append(config["batch"])
     study = plan.search_alg._ot_study
-    assert all(t.constraints for t in study.trials), "each trial told its violation"
+    violations = [t.constraints.get("width <= 40") for t in study.trials]
+    assert violations == [width - 40.0 for width in widths], "each trial told its violation"
+    assert any(v > 0 for v in violations) and any(v <= 0 for v in violations)
     assert methods(plan, 10)[-1] == "gp"
 
 

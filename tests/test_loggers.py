@@ -28,7 +28,8 @@ RECIPE = """
 
 def errors(err: str) -> list[str]:
     """The error lines of the CLI's stderr (W&B's own deprecation warning, which Ray's API-key
-    check triggers, comes before the error)."""
+    check triggers, comes before the error), once it is sure no traceback is among the rest."""
+    assert "Traceback (most recent call last)" not in err, err
     return [line for line in err.splitlines() if line.startswith("error: ")]
 
 

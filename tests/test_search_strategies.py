@@ -150,11 +150,13 @@ def test_constraints_mark_trials_infeasible(tmp_path, capsys):
         tmp_path,
         "constrained",
         params="{n_startup_trials: 2}",
-        objective="{metric: accuracy, mode: max, constraints: ['accuracy >= 0.9']}",
+        objective="{metric: accuracy, mode: max, constraints: ['accuracy >= 0.95']}",
     )
     assert main(["run", str(path)]) == 0
     rows = results_json(tmp_path, "constrained", capsys)
-    assert all(r["feasible"] == (r["metric.accuracy"] >= 0.9) for r in rows)
+    accuracies = sorted(r["metric.accuracy"] for r in rows)
+    assert {r["feasible"] for r in rows} == {True, False}, f"both sides tried: {accuracies}"
+    assert all(r["feasible"] == (r["metric.accuracy"] >= 0.95) for r in rows)
 
 
 @pytest.mark.parametrize(
@@ -191,6 +193,18 @@ def test_schedulers_run_resumable_trials(tmp_path, strategy, scheduler):
     assert all(0.0 <= r["config.x"] <= 1.0 for r in rows), "PBT's perturbations stay in range"
     if kind != "pbt":
         assert any(r[col.STATUS] == col.STOPPED_EARLY for r in rows), "weak trials were cut"
+    every = read_results(experiment(tmp_path, f"sched-{kind}")).to_pylist()
+    by_trial: dict[str, list[dict]] = {}
+    for row in sorted(every, key=lambda r: r[col.ITERATION]):
+        by_trial.setdefault(row[col.TRIAL_ID], []).append(row)
+    for trial_rows in by_trial.values():
+        iterations = [r[col.ITERATION] for r in trial_rows]
+        assert iterations == list(range(1, len(iterations) + 1)), "each step stored once"
+    if kind in ("hyperband", "bohb", "pbt"):
+        assert any(r["metric.resumed"] for r in every), "a paused trial went on from its state"
+    if kind == "pbt":
+        explored = [t for t in by_trial.values() if len({r["config.x"] for r in t}) > 1]
+        assert explored, "PBT perturbed some trial's x"
 
 
 BAD = [
