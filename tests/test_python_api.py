@@ -81,7 +81,9 @@ def test_report_writes_one_page(quickstart, tmp_path):
 
 def test_a_recipe_from_a_mapping_or_a_model_runs_like_its_file(quickstart, tmp_path):
     data = yaml.safe_load((REPO / "recipes/quickstart.yaml").read_text())
+    as_written = yaml.safe_load((REPO / "recipes/quickstart.yaml").read_text())
     model = tunefw.validate(data, set=QUICK)
+    assert data == as_written, "the caller's mapping is left as it was"
     assert isinstance(model, tunefw.Recipe) and model.search.num_samples == 4
     from_model = tunefw.run(model, storage=str(tmp_path / "model"), progress=False)
     from_mapping = tunefw.run(

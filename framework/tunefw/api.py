@@ -11,15 +11,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from tunefw.errors import RecipeError, TunefwError
+from tunefw.errors import TunefwError
 from tunefw.experiment import Experiment, read_table
 from tunefw.launch import RecipeSource, check, launch, resume_stored
 from tunefw.progress.output import RunOutput
-from tunefw.recipe import Recipe
-from tunefw.recipe_file import Verbatim
+from tunefw.recipe import DEFAULT_STORAGE, Recipe
+from tunefw.recipe_file import Verbatim, flag_overrides
 from tunefw.store.layout import ExperimentLocation, Kind, Storage, classify, find_experiment
-
-DEFAULT_STORAGE = "./tunefw-results"
 
 
 def run(
@@ -117,12 +115,8 @@ def _overrides(
 ) -> list[str]:
     """The overrides as the CLI spells them: ``--set`` fields, then ``--name``/``--storage``
     as the exact strings given."""
-    flags = {"storage": storage, "name": name}
-    for flag, value in flags.items():
-        if value is not None and not str(value).strip():
-            raise RecipeError(f"{flag}: must not be empty")
     given = [Verbatim(key, value) for key, value in (fields or {}).items()]
-    return [*given, *(Verbatim(key, value) for key, value in flags.items() if value is not None)]
+    return [*given, *flag_overrides({"storage": storage, "name": name})]
 
 
 def _output(progress: bool) -> RunOutput:

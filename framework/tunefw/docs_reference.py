@@ -96,8 +96,8 @@ def declared_capabilities() -> list[type]:
     """Every capability ``tunefw.capabilities`` declares, in the order it declares them."""
     return [
         cls
-        for _, cls in inspect.getmembers(capabilities, inspect.isclass)
-        if cls.__module__ == capabilities.__name__
+        for cls in vars(capabilities).values()
+        if isinstance(cls, type) and cls.__module__ == capabilities.__name__
     ]
 
 
@@ -105,17 +105,13 @@ def capabilities_table() -> str:
     """One row per capability, for docs/plugins.md: the kind it is for, its methods, and what
     it declares (its docstring's first paragraph)."""
     rows = ["| capability | for | methods | what it declares |", "|---|---|---|---|"]
-    for cls in _in_source_order(declared_capabilities()):
+    for cls in declared_capabilities():
         first = inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0]
         kind, _, what = first.partition(":")
         methods = ", ".join(f"`{name}`" for name, _ in _hooks(cls)) or "none"
         what = _cell(_markdown(what.strip()))
         rows.append(f"| `{cls.__name__}` | {kind.lower()} | {methods} | {what} |")
     return "\n".join(rows) + "\n"
-
-
-def _in_source_order(classes: list[type]) -> list[type]:
-    return sorted(classes, key=lambda c: inspect.getsourcelines(c)[1])
 
 
 def _hooks(cls: type) -> list[tuple[str, Any]]:
@@ -138,7 +134,7 @@ def capabilities_reference() -> str:
         " marked *required* must then be defined. Generated from `tunefw.capabilities` when"
         " the docs are built; [Writing a plugin](../plugins.md) shows the kinds' Protocols.",
     ]
-    for cls in _in_source_order(declared_capabilities()):
+    for cls in declared_capabilities():
         lines += ["", f"## {cls.__name__}", "", _markdown(inspect.cleandoc(cls.__doc__ or ""))]
         for name, fn in _hooks(cls):
             need = "required" if getattr(fn, "__isabstractmethod__", False) else "optional"

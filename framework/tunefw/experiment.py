@@ -54,12 +54,14 @@ def write_best_recipe(
     _write(path, header + yaml.safe_dump(recipe, sort_keys=False), label)
 
 
-def write_report(location: ExperimentLocation, path: Path, label: str) -> None:
-    """Write the experiment's HTML report to ``path``."""
+def write_report(location: ExperimentLocation, path: Path | None, label: str) -> Path:
+    """Write the experiment's HTML report to ``path`` (``NAME-report.html`` by default)."""
     from tunefw.report.page import render  # plotly, Optuna's importance: ~0.9 s
     from tunefw.report.trials import load_location
 
-    _write(path, render(load_location(location)), label)
+    out = path or Path(f"{location.name}-report.html")
+    _write(out, render(load_location(location)), label)
+    return out
 
 
 def _write(path: Path, text: str, label: str) -> None:
@@ -131,9 +133,7 @@ class Experiment:
 
     def report(self, path: str | Path | None = None) -> Path:
         """Write the HTML report (``NAME-report.html`` by default); its path."""
-        out = Path(path) if path is not None else Path(f"{self.name}-report.html")
-        write_report(self.location, out, "report")
-        return out
+        return write_report(self.location, None if path is None else Path(path), "report")
 
     def export_recipe(self, path: str | Path) -> Path:
         """Write a recipe that reruns the best config (one trial, no search); its path."""

@@ -3,6 +3,7 @@ mapping or a ``Recipe``, checking it, and deciding between stages, nested CV and
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,29 +31,31 @@ RecipeSource: TypeAlias = "str | os.PathLike[str] | Mapping[str, Any] | Recipe"
 
 @dataclass(frozen=True)
 class Checked:
-    """A recipe prepared, with its stages: what ``validate`` found, and what a run starts from."""
+    """A recipe prepared, with its stages: what ``validate`` found."""
 
     prepared: Prepared
     stages: list[Prepared]
-    import_paths: list[str]
 
 
 def load(source: RecipeSource, overrides: Sequence[str] = ()) -> tuple[Recipe, list[str]]:
     """The recipe, its overrides applied and validated, and where its own modules are
-    imported from (a file's directory then the working one; the working one otherwise)."""
-    if isinstance(source, Recipe):
-        if not overrides:
-            return source, [str(Path.cwd())]
-        data = source.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        return validate_recipe(apply_overrides(data, overrides), "recipe"), [str(Path.cwd())]
-    if isinstance(source, Mapping):
-        return validate_recipe(apply_overrides(dict(source), overrides), "recipe"), [
-            str(Path.cwd())
-        ]
+    imported from (a file's directory then the working one; the working one otherwise). A
+    mapping given is left as it was."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         return load_recipe(path, overrides), recipe_import_paths(path)
-    raise RecipeError(f"recipe: a path, a mapping or a tunefw.Recipe, not {type(source).__name__}")
+    here = [str(Path.cwd())]
+    if isinstance(source, Recipe):
+        if not overrides:
+            return source, here
+        data = source.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    elif isinstance(source, Mapping):
+        data = copy.deepcopy(dict(source))  # the overrides are set in place
+    else:
+        raise RecipeError(
+            f"recipe: a path, a mapping or a tunefw.Recipe, not {type(source).__name__}"
+        )
+    return validate_recipe(apply_overrides(data, overrides), "recipe"), here
 
 
 def prepare_source(
@@ -67,14 +70,14 @@ def prepare_source(
 def check(source: RecipeSource, overrides: Sequence[str] = (), load_data: bool = False) -> Checked:
     """Every check a run makes before it stores anything, running none of the recipe's code
     (``load_data`` also calls its data loader and splits the data)."""
-    prepared, paths = prepare_source(source, overrides, load_data)
+    prepared, _ = prepare_source(source, overrides, load_data)
     recipe = prepared.recipe
     location = ExperimentLocation(Storage.open(recipe.storage), recipe.name)
     stages = prepare_stages(recipe, load_data)
     check_storage_for(prepared, stages)
     for ready in (prepared, *stages):
         compile_experiment(ready.recipe, ready.plugins, ready.plan, location)
-    return Checked(prepared, stages, paths)
+    return Checked(prepared, stages)
 
 
 def check_storage_for(prepared: Prepared, stages: Sequence[Prepared]) -> None:

@@ -47,6 +47,10 @@ Name = Annotated[str, BeforeValidator(_name_text)]
 """An experiment or stage name, where a bare integer is taken as its text."""
 
 
+DEFAULT_STORAGE = "./tunefw-results"
+"""Where experiments are stored when neither the recipe nor a flag says."""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -251,7 +255,7 @@ class Recipe(_Section):
         default_factory=list, description="TensorBoard, MLflow or W&B, beside the Parquet store."
     )
     storage: str = Field(
-        "./tunefw-results", description="Storage root: a path or a URI such as s3://bucket/x."
+        DEFAULT_STORAGE, description="Storage root: a path or a URI such as s3://bucket/x."
     )
     stages: list[Stage] = Field(
         default_factory=list, description="Run one after another, each from the last's best."

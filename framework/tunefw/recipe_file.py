@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,15 @@ class Verbatim(str):
         override = super().__new__(cls, f"{key}={value}")
         override.key, override.value = key, value
         return override
+
+
+def flag_overrides(values: Mapping[str, str | None], shown: str = "") -> list[Verbatim]:
+    """Fields set to the exact strings given (``name``, ``storage``), those not None; a blank
+    one is refused, named ``shown`` + its field (``--name`` for the CLI's flag)."""
+    for field, value in values.items():
+        if value is not None and not str(value).strip():
+            raise RecipeError(f"{shown}{field}: must not be empty")
+    return [Verbatim(field, value) for field, value in values.items() if value is not None]
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

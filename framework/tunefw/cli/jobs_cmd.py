@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tunefw.cli.options import SetOption, recipe_overrides
-from tunefw.cli.run_cmd import RecipeArg, prepare_file
+from tunefw.cli.run_cmd import RecipeArg
 from tunefw.cluster import jobs
+from tunefw.launch import prepare_source
 
 JobsAddressOption = Annotated[
     str,
@@ -42,7 +43,7 @@ def submit(
 ) -> None:
     """Run a recipe on a cluster as a Ray job; prints its submission id."""
     overrides = recipe_overrides(set_, storage, name)
-    loaded = prepare_file(recipe, overrides).recipe  # bad input fails here, before submitting
+    loaded = prepare_source(recipe, overrides)[0].recipe  # bad input fails here, not submitted
     submission = jobs.Submission(
         recipe=recipe,
         working_dir=working_dir,

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from tunefw.errors import RecipeError
-from tunefw.recipe_file import Verbatim
+from tunefw import recipe
+from tunefw.recipe_file import flag_overrides
 
-DEFAULT_STORAGE = "./tunefw-results"
+DEFAULT_STORAGE = recipe.DEFAULT_STORAGE
 
 SetOption = Annotated[
     list[str],
@@ -33,8 +33,4 @@ JsonOption = Annotated[
 def recipe_overrides(set_: list[str], storage: str | None, name: str | None) -> list[str]:
     """``--set`` overrides, then ``--storage`` and ``--name``: the fields they set, to the
     exact strings given (``--name 123`` is the name "123"; a blank one is refused)."""
-    flags = {"storage": storage, "name": name}
-    for flag, value in flags.items():
-        if value is not None and not value.strip():
-            raise RecipeError(f"--{flag}: must not be empty")
-    return [*set_, *(Verbatim(key, value) for key, value in flags.items() if value is not None)]
+    return [*set_, *flag_overrides({"storage": storage, "name": name}, "--")]

@@ -32,8 +32,7 @@ def report(
     """One self-contained HTML page: history, parameters, importance, learning curves, the
     Pareto front, score against compute, and the top trials."""
     location = find_experiment(Storage.open(storage), name)
-    path = out or Path(f"{location.name}-report.html")
-    write_report(location, path, "--out")
+    path = write_report(location, out, "--out")
     Console().print(f"wrote {path}", highlight=False)
 
 

@@ -18,8 +18,7 @@ from tunefw.cli.options import (
     recipe_overrides,
 )
 from tunefw.compile import total_trials
-from tunefw.launch import check, launch, prepare_source, resume_stored
-from tunefw.prepare import Prepared
+from tunefw.launch import check, launch, resume_stored
 from tunefw.progress.output import RunOutput, print_notes
 from tunefw.runner import RunSummary
 from tunefw.store.layout import Storage, find_experiment
@@ -41,11 +40,6 @@ LoadDataOption = Annotated[
         help="Also call the data loader, split the data and run the checks that need them.",
     ),
 ]
-
-
-def prepare_file(path: Path, overrides: list[str], load_data: bool = True) -> Prepared:
-    """The recipe at ``path``, its modules importable from its directory, prepared."""
-    return prepare_source(path, overrides, load_data)[0]
 
 
 def validate(

@@ -67,8 +67,9 @@ class HypergradientSearch(ChecksTrainable, DrivesTrials):
         self, trainable: Any, space: Mapping[str, ParamSpec], regularizers: Sequence[Regularizer]
     ) -> list[str]:
         """The parameters that follow the gradient; refuses those that cannot."""
-        differentiable = isinstance(trainable, Differentiable)
-        can: Mapping[str, str] = trainable.differentiable(regularizers) if differentiable else {}
+        can: Mapping[str, str] = (
+            trainable.differentiable(regularizers) if isinstance(trainable, Differentiable) else {}
+        )
         if not can:
             raise RecipeError(
                 "search.strategy: hypergradient needs a trainable whose loss it can "
