@@ -290,6 +290,87 @@ def test_each_stage_fits_max_t_to_its_own_folds(tmp_path):
     )
 
 
+# 3b. The torch trainable reports once per epoch: max_t is its epochs, ASHA's grace a tenth.
+
+TORCH = """
+name: epochs
+trainable: {kind: torch, model: mlp, epochs: 20}
+data: {loader: "sklearn.datasets:load_digits"}
+objective: {metric: accuracy, mode: max}
+search: {num_samples: 2, space: {hidden: 8}}
+"""
+
+
+def torch_recipe(tmp_path: Path, scheduler: str | None = None, space: str = "") -> Path:
+    text = textwrap.dedent(TORCH).replace("hidden: 8", f"hidden: 8{space}")
+    section = f"scheduler: {scheduler}\n" if scheduler else ""
+    path = tmp_path / "epochs.yaml"
+    path.write_text(text + section + f"storage: {tmp_path / 'results'}\n")
+    return path
+
+
+def test_max_t_and_grace_left_out_follow_the_epochs_and_a_note_says_so(tmp_path):
+    recipe = load_recipe(torch_recipe(tmp_path))
+    prepared = prepare_recipe(recipe, load_data=False)
+    assert (prepared.recipe.scheduler.max_t, prepared.recipe.scheduler.grace_period) == (20, 2)
+    assert prepared.notes == (
+        "scheduler.max_t set to 20, the epochs the torch trainable trains; "
+        "scheduler.grace_period set to 2, a tenth of max_t, in epochs",
+    )
+    location = ExperimentLocation(Storage.open(recipe.storage), recipe.name)
+    compiled = compile_experiment(prepared.recipe, prepared.plugins, prepared.plan, location)
+    brackets = compiled.tune_config.scheduler._brackets
+    assert compiled.tune_config.scheduler._max_t == 20
+    assert [rung[0] for rung in brackets[0]._rungs] == [18, 6, 2], "rungs at 2, 6 and 18 epochs"
+    stored_recipe = new_manifest(location, prepared.recipe, prepared.plugins)["recipe"]
+    again = prepare_recipe(validate_recipe(stored_recipe, "manifest.json"), load_data=False)
+    assert again.recipe.scheduler == prepared.recipe.scheduler and again.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "space", "fitted"),
+    [
+        ("{type: asha, grace_period: 1}", "", (20, 1)),  # a grace given is kept
+        ("{type: asha, max_t: 50}", "", (50, 5)),  # a tenth of the max_t given
+        ("{type: asha, max_t: 8, grace_period: 3}", "", (8, 3)),  # both given: no note
+        (None, ", epochs: {choice: [5, 40]}", (100, 1)),  # tuned epochs: as written
+    ],
+)  # fmt: skip
+def test_what_the_recipe_gives_is_kept(tmp_path, scheduler, space, fitted):
+    recipe = load_recipe(torch_recipe(tmp_path, scheduler, space))
+    section = prepare_recipe(recipe, load_data=False).recipe.scheduler
+    assert (section.max_t, section.grace_period) == fitted
+
+
+def test_hyperband_takes_the_epochs_as_max_t(tmp_path):
+    recipe = load_recipe(torch_recipe(tmp_path, "{type: hyperband}"))
+    prepared = prepare_recipe(recipe, load_data=False)
+    assert prepared.recipe.scheduler.max_t == 20
+    assert prepared.notes == ("scheduler.max_t set to 20, the epochs the torch trainable trains",)
+
+
+def test_a_grace_period_past_the_epochs_is_refused(tmp_path, capsys):
+    path = torch_recipe(tmp_path, "{type: asha, grace_period: 30}")
+    assert main(["run", str(path)]) == 2
+    assert error_line(capsys) == (
+        "error: scheduler.grace_period: 30, but the torch trainable trains 20 epochs; set it to "
+        "at most 20"
+    )
+    assert stored(tmp_path) == []
+
+
+def test_a_function_trainable_keeps_the_schedulers_defaults(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    body = """
+    name: plain
+    trainable: {kind: function, function: "toy_trainables:quadratic"}
+    objective: {metric: loss, mode: min}
+    search: {num_samples: 2, space: {x: {uniform: [-1, 1]}}}
+    """
+    prepared = prepare_recipe(load_recipe(function_recipe(tmp_path, body)), load_data=False)
+    assert (prepared.recipe.scheduler.max_t, prepared.recipe.scheduler.grace_period) == (100, 1)
+
+
 # 4. ``validate`` imports what the recipe names and calls none of it; --load-data calls the loader.
 
 MARKER_LOADER = """

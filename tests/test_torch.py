@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import textwrap
 import threading
@@ -72,7 +73,7 @@ def test_a_killed_actor_resumes_the_torch_trial_from_its_checkpoint(tmp_path):
         tmp_path,
         """
         name: killed-torch
-        trainable: {kind: torch, model: mlp, epochs: 40, batch_size: 8}
+        trainable: {kind: torch, model: mlp, epochs: 40, batch_size: 8, checkpoint_every: 1}
         data: {loader: "sklearn.datasets:load_digits"}
         objective: {metric: accuracy, mode: max}
         search: {num_samples: 1, space: {hidden: 32}}
@@ -99,6 +100,36 @@ def test_a_killed_actor_resumes_the_torch_trial_from_its_checkpoint(tmp_path):
     assert resumed and min(resumed) >= 3, "the retry started from a checkpoint, not epoch 0"
     keys = stored_keys(location)
     assert len(keys) == len(set(keys)) == 40
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "epochs_checkpointed"),
+    [
+        ("{type: none}", [3]),  # epochs of well under 30 s: only the last
+        ("{type: asha, max_t: 3}", [3]),
+        ("{type: hyperband, max_t: 3}", [1, 2, 3]),  # a paused trial goes on from its last
+    ],
+)
+def test_a_trial_checkpoints_when_due_and_at_its_last_epoch(
+    tmp_path, scheduler, epochs_checkpointed
+):
+    path = torch_recipe(
+        tmp_path,
+        f"""
+        name: due
+        trainable: {{kind: torch, model: mlp, epochs: 3}}
+        data: {{loader: "sklearn.datasets:load_digits"}}
+        objective: {{metric: accuracy, mode: max}}
+        search: {{num_samples: 1, space: {{hidden: 8}}}}
+        scheduler: {scheduler}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    ray_dir = tmp_path / "results" / "due" / "ray"
+    states = sorted(ray_dir.glob("*/checkpoint_*/state.pkl"))
+    assert [pickle.loads(p.read_bytes())["epoch"] for p in states] == epochs_checkpointed
+    table = read_results(experiment(tmp_path, "due"))
+    assert sorted(table[col.ITERATION].to_pylist()) == [1, 2, 3], "every epoch stored"
 
 
 def test_transfer_loads_matching_tensors_and_freezes(tmp_path):

@@ -104,6 +104,19 @@ class ReportsOncePerSplit:
     """
 
 
+class ReportsEpochs(ABC):
+    """Trainable: it reports once per epoch and knows how many epochs a trial trains.
+
+    A halving scheduler's ``max_t`` left out is then the epochs, and ASHA's ``grace_period``
+    left out a tenth of ``max_t`` (at least 1), since a network's first epoch is its
+    noisiest judge (``scheduler_epochs``).
+    """
+
+    @abstractmethod
+    def epochs(self, space: Mapping[str, ParamSpec]) -> int | None:
+        """The most epochs a trial of ``space`` trains; None when the space tunes them."""
+
+
 class Differentiable(ABC):
     """Trainable: its training is a differentiable problem the ``hypergradient`` strategy
     can tune by gradient descent on the hyperparameters."""

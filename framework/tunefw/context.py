@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -36,7 +37,13 @@ class TrialContext:
     """The state of the last checkpoint, when the trial was retried or resumed; else None."""
     metrics: tuple[str, ...] = ()
     """Every metric the recipe reads (objectives, then constraints); ``metric`` first."""
+    checkpoint_interval_s: float | None = None
+    """The least seconds between the checkpoints ``checkpoint_due`` asks for; None: one with
+    every report (a scheduler that pauses trials resumes them from their last)."""
     reports: int = field(default=0, init=False)
+    _last_checkpoint: float = field(
+        default_factory=lambda: time.monotonic(), init=False, repr=False
+    )
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -48,6 +55,14 @@ class TrialContext:
         for regularizer in self.regularizers:
             target = regularizer.apply(target, self.config)
         return target
+
+    def checkpoint_due(self) -> bool:
+        """Whether the next report should carry a checkpoint: always under a scheduler that
+        pauses trials, else once ``checkpoint_interval_s`` have passed since the last one (or
+        the trial's start). A retry then redoes at most that much training, and cheap
+        iterations do not each pay for a checkpoint (a copy into the experiment's storage)."""
+        interval = self.checkpoint_interval_s
+        return interval is None or time.monotonic() - self._last_checkpoint >= interval
 
     def report(self, metrics: Mapping[str, Any], state: Any = None) -> None:
         """Report one result to Ray Tune (and so to ASHA and the result store).
@@ -63,3 +78,5 @@ class TrialContext:
             )
         self.reports += 1
         self.reporter(dict(metrics), state)
+        if state is not None:
+            self._last_checkpoint = time.monotonic()

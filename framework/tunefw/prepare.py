@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from tunefw.capabilities import ChecksTrainable, ReportsOncePerSplit, Resumable
+from tunefw.capabilities import ChecksTrainable, ReportsEpochs, ReportsOncePerSplit, Resumable
 from tunefw.data import SharedData, share_data
 from tunefw.errors import RecipeError
 from tunefw.imports import import_callable
@@ -14,6 +14,7 @@ from tunefw.plugins import ResolvedPlugins, resolve
 from tunefw.protocols import SearchPlan, SearchSettings
 from tunefw.recipe import Recipe, WarmStart
 from tunefw.scheduler import check_pairing
+from tunefw.scheduler_epochs import fit_to_epochs
 from tunefw.scheduler_folds import fit_to_splits
 from tunefw.warm_start import warm_start_points
 
@@ -108,6 +109,8 @@ def prepare_with(recipe: Recipe, plugins: ResolvedPlugins, shared: SharedData | 
     )
     _check_fold_noise(recipe, plugins, shared)
     recipe, notes = _fitted_to_folds(recipe, plugins, shared, outer)
+    recipe, epoch_notes = _fitted_to_epochs(recipe, plugins)
+    notes = (*notes, *epoch_notes)
     return Prepared(recipe, plugins, plan, shared, settings, outer, notes)
 
 
@@ -141,5 +144,18 @@ def _fitted_to_folds(
     counts = [len(shared.splits), *(len(fold.inner) for fold in outer)]
     who = f"the {recipe.trainable.kind} trainable"
     section, note = fit_to_splits(recipe.scheduler, counts, who)
+    fitted = recipe.model_copy(update={"scheduler": section})
+    return fitted, () if note is None else (note,)
+
+
+def _fitted_to_epochs(recipe: Recipe, plugins: ResolvedPlugins) -> tuple[Recipe, tuple[str, ...]]:
+    """The recipe with its scheduler fitted to the epochs, when the trainable reports once
+    per epoch. A recipe with stages is left as written."""
+    trainable = plugins.trainable
+    if recipe.stages or not isinstance(trainable, ReportsEpochs):
+        return recipe, ()
+    epochs = trainable.epochs(plugins.space)
+    who = f"the {recipe.trainable.kind} trainable"
+    section, note = fit_to_epochs(recipe.scheduler, epochs, who)
     fitted = recipe.model_copy(update={"scheduler": section})
     return fitted, () if note is None else (note,)

@@ -50,6 +50,11 @@ def trial_seed(base: int | None, config: dict[str, Any]) -> int:
 
 STATE_FILE = "state.pkl"
 
+CHECKPOINT_INTERVAL_S = 30.0
+"""Under a scheduler that does not pause trials, the least seconds between the checkpoints a
+trainable asks ``ctx.checkpoint_due()`` for: a retried or resumed trial redoes at most this
+much training. (Every stored result is written as it arrives, checkpoint or not.)"""
+
 
 @lru_cache(maxsize=1)
 def _node_id() -> str:
@@ -130,6 +135,7 @@ def make_trial(
                 seed=trial_seed(recipe.search.seed, config),
                 restored=restored,
                 metrics=recipe.objective.reported_metrics(),
+                checkpoint_interval_s=None if recipe.scheduler.pauses else CHECKPOINT_INTERVAL_S,
             )
             if isinstance(plugins.search, DrivesTrials):  # trains inside it (hypergradient)
                 plugins.search.drive(ctx, plugins.trainable, plugins.space)

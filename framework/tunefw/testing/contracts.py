@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from tunefw.capabilities import Differentiable, NestedValidation, Resumable
+from tunefw.capabilities import Differentiable, NestedValidation, ReportsEpochs, Resumable
 from tunefw.context import Reporter, TrialContext
 from tunefw.errors import PluginError
 from tunefw.nested_folds import subset
@@ -167,7 +167,7 @@ def check_trainable(
     """Run one trial; it must report the objective's metric at least once. A ``Resumable``
     trainable that reported several states must go on from its first (not start over); a
     ``Differentiable`` one must give a problem whose losses are finite scalars that depend on
-    the config's differentiable keys."""
+    the config's differentiable keys; one that ``ReportsEpochs`` reports at most its epochs."""
     trainable = build(cls, params)
     reports: list[dict[str, Any]] = []
     states: list[Any] = []
@@ -189,6 +189,10 @@ def check_trainable(
         assert 0 < resumed < len(first), "restored from its first state, it must go on from it"
     if isinstance(trainable, Differentiable):
         _check_differentiable(trainable, make_context(reporter))
+    if isinstance(trainable, ReportsEpochs):
+        epochs = trainable.epochs({})
+        assert isinstance(epochs, int) and epochs >= 1, "without a space, epochs are known"
+        assert len(first) <= epochs, "one report per epoch, at most"
     return first
 
 

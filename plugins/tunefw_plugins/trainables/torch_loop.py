@@ -1,8 +1,8 @@
 """The torch trainable's training loop pieces, shared by one-process and data-parallel training.
 
 ``Epochs`` runs the batches of an epoch; ``EpochReports`` turns each epoch's figures into a
-report (with a checkpoint every ``checkpoint_every`` epochs and the last) and applies the
-early-stopping rule.
+report (with a checkpoint every ``checkpoint_every`` epochs, or when the trial context says
+one is due, and at the last) and applies the early-stopping rule.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class EpochReports:
     """Reports each epoch to the trial, checkpoints, and stops a trial whose metric stalls."""
 
     def __init__(
-        self, ctx: TrialContext, target: TorchTarget, epochs: int, every: int, first: int
+        self, ctx: TrialContext, target: TorchTarget, epochs: int, every: int | None, first: int
     ) -> None:
         self.ctx = ctx
         self.epochs = epochs
@@ -111,7 +111,8 @@ class EpochReports:
         last = epoch == self.epochs or reason is not None
         if reason:
             metrics["stopped_reason"] = reason
-        save = last or epoch % self.every == 0
+        due = self.ctx.checkpoint_due() if self.every is None else epoch % self.every == 0
+        save = last or due
         self.ctx.report(metrics, state=state() if save else None)
         return reason is not None
 

@@ -4,8 +4,10 @@ The model is a built-in (``mlp``, ``cnn``) or any ``module:factory`` called with
 ``(n_features, n_classes, **model_params)``. Hyperparameters in the space override the
 params of the same name (``lr``, ``batch_size``, ``epochs``, ``momentum``) or are passed to
 the model (``hidden``, ``layers``, ``channels``...). The trial trains on the validation
-strategy's first split, on CUDA when Ray gave it a GPU, seeded by the trial's seed, and
-checkpoints every ``checkpoint_every`` epochs, so a retried or resumed trial goes on from there.
+strategy's first split, on CUDA when Ray gave it a GPU, seeded by the trial's seed. It
+checkpoints every ``checkpoint_every`` epochs, or when ``ctx.checkpoint_due()`` (every epoch
+under a scheduler that pauses trials, else every 30 s), and at the last, so a retried or
+resumed trial goes on from there.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from tunefw.bilevel_problem import BilevelProblem
-from tunefw.capabilities import Differentiable, Resumable
+from tunefw.capabilities import Differentiable, ReportsEpochs, Resumable
 from tunefw.context import TrialContext
 from tunefw.errors import RecipeError, describe, printable
 from tunefw.imports import import_callable
@@ -56,7 +58,12 @@ class TorchParams(BaseModel):
     momentum: FiniteFloat = Field(0.9, ge=0, lt=1, description="For sgd.")
     batch_size: Int = Field(64, ge=1)
     epochs: Int = Field(10, ge=1)
-    checkpoint_every: Int = Field(1, ge=1, description="Checkpoint every N epochs (and the last).")
+    checkpoint_every: Int | None = Field(
+        None,
+        ge=1,
+        description="Checkpoint every N epochs (and the last). Left out: every epoch under a "
+        "scheduler that pauses trials, else at most every 30 s of training (and the last).",
+    )
     amp: bool = Field(False, description="Mixed precision (bfloat16 autocast) on a GPU.")
     standardize: bool = Field(
         False, description="Scale features by the training rows' mean and standard deviation."
@@ -95,11 +102,14 @@ class TorchParams(BaseModel):
     )
 
 
-class TorchTrainable(Resumable, Differentiable):
+class TorchTrainable(Resumable, Differentiable, ReportsEpochs):
     Params = TorchParams
 
     def __init__(self, params: TorchParams) -> None:
         self.params = params
+
+    def epochs(self, space: Mapping[str, ParamSpec]) -> int | None:
+        return None if "epochs" in space else self.params.epochs
 
     def _factory(self) -> Any:
         name = self.params.model
