@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tunefw.prepare import prepare_recipe
-from tunefw.recipe_file import validate_recipe
-from tunefw.runner import RunOptions, RunSummary, run_experiment
+from tunefw.prepare.prepared import prepare_recipe
+from tunefw.recipe.loading import validate_recipe
+from tunefw.running.runner import RunOptions, RunSummary, run_experiment
 from tunefw.store.layout import ExperimentLocation, Storage
 
 HERE = Path(__file__).resolve().parent

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from benchmarks.common import emit, run_tunefw
 from benchmarks.workloads import digits_cnn_recipe
-from tunefw.ray_connection import start_embedded_ray
+from tunefw.running.ray_connection import start_embedded_ray
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage
 from tunefw.store.reader import read_results

@@ -31,10 +31,10 @@ import torch
 from sklearn.datasets import make_regression
 
 from benchmarks.common import emit
-from tunefw.bilevel_problem import BilevelProblem
-from tunefw.context import TrialContext
-from tunefw.protocols import Dataset, Split
-from tunefw.space import LogUniform
+from tunefw.plugin_api.bilevel_problem import BilevelProblem
+from tunefw.plugin_api.context import TrialContext
+from tunefw.plugin_api.protocols import Dataset, Split
+from tunefw.recipe.space import LogUniform
 from tunefw_plugins.search.hypergradient.strategy import HypergradientSearch
 from tunefw_plugins.trainables.linear import LinearTrainable
 

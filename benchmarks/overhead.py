@@ -36,7 +36,7 @@ from ray.tune.schedulers import ASHAScheduler
 
 from benchmarks.common import arguments, emit, run_tunefw
 from benchmarks.workloads import loss_at, raw_reports
-from tunefw.ray_connection import start_embedded_ray
+from tunefw.running.ray_connection import start_embedded_ray
 
 REPORTS = 10
 LEAN_CONFIGS = 25

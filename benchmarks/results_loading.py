@@ -27,7 +27,7 @@ from ray.tune import ExperimentAnalysis
 import tunefw
 from benchmarks.common import arguments, dir_bytes, emit, run_tunefw
 from benchmarks.workloads import raw_reports
-from tunefw.ray_connection import start_embedded_ray
+from tunefw.running.ray_connection import start_embedded_ray
 
 T = TypeVar("T")
 REPEATS = 5  # each loader: a warm-up, then the median of five loads of the same files

@@ -39,9 +39,9 @@ from pydantic import TypeAdapter
 
 from benchmarks.common import emit, run_tunefw
 from benchmarks.search_problems import PROBLEMS, Levels, Problem
-from tunefw import registry
-from tunefw.protocols import SearchSettings
-from tunefw.space import ParamSpec
+from tunefw.plugin_api import registry
+from tunefw.plugin_api.protocols import SearchSettings
+from tunefw.recipe.space import ParamSpec
 
 TUNEFW: dict[str, tuple[str, dict[str, Any]]] = {
     "tunefw auto": ("auto", {}),

@@ -36,9 +36,9 @@ import pyarrow.parquet as pq
 from benchmarks.common import emit
 from benchmarks.search_efficiency import tunefw_space
 from benchmarks.search_problems import PROBLEMS, Levels, Problem
-from tunefw import registry
-from tunefw.objective import Objective
-from tunefw.protocols import SearchSettings
+from tunefw.plugin_api import registry
+from tunefw.plugin_api.protocols import SearchSettings
+from tunefw.recipe.objective import Objective
 from tunefw.resuming.history import StoredTrial
 from tunefw.stopping.monitor import StudyMonitor
 from tunefw.stopping.rules import StopSection

@@ -43,7 +43,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 
 from benchmarks.common import emit, run_tunefw
 from benchmarks.workloads import digits_cnn_recipe
-from tunefw.ray_connection import start_embedded_ray
+from tunefw.running.ray_connection import start_embedded_ray
 from tunefw_plugins.trainables.torch_models import SmallCNN
 
 EPOCHS = 12

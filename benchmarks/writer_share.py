@@ -19,11 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import tunefw.runner
+import tunefw.running.runner
 from benchmarks.common import arguments, emit, run_tunefw
 from benchmarks.overhead import raw_ray_tune, recipe
-from tunefw.ray_connection import start_embedded_ray
-from tunefw.store.writer import ResultWriter
+from tunefw.running.ray_connection import start_embedded_ray
+from tunefw.running.result_writer import ResultWriter
 
 ENTRY_POINTS = (
     "on_trial_result",
@@ -64,7 +64,7 @@ def main() -> None:
     watch = Stopwatch()
     for name in ENTRY_POINTS:
         setattr(ResultWriter, name, watch.wrap(getattr(ResultWriter, name)))
-    tunefw.runner.compact = watch.wrap(tunefw.runner.compact)
+    tunefw.running.runner.compact = watch.wrap(tunefw.running.runner.compact)
     summary, tunefw_s = run_tunefw(recipe(trials), work / "tunefw")
     emit(
         "writer_share",

@@ -42,7 +42,7 @@ os.environ |= {
 
 import ray  # noqa: E402 (after the environment above)
 
-from tunefw.ray_connection import start_embedded_ray  # noqa: E402
+from tunefw.running.ray_connection import start_embedded_ray  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

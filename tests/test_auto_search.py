@@ -10,9 +10,9 @@ import math
 import pytest
 from pydantic import TypeAdapter
 
-from tunefw.objective import Constraint
-from tunefw.protocols import SearchSettings
-from tunefw.space import ParamSpec
+from tunefw.plugin_api.protocols import SearchSettings
+from tunefw.recipe.objective import Constraint
+from tunefw.recipe.space import ParamSpec
 from tunefw_plugins.search.auto import AutoSearch
 
 PARAM = TypeAdapter(ParamSpec)

@@ -11,8 +11,8 @@ import pytest
 
 from tunefw.cli.main import main
 from tunefw.cli.options import recipe_overrides
-from tunefw.recipe_file import load_recipe
-from tunefw.space import Constant
+from tunefw.recipe.loading import load_recipe
+from tunefw.recipe.space import Constant
 from tunefw.store.layout import Storage
 
 RECIPE = """\

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tunefw import registry
-from tunefw.capabilities import (
+from tunefw.plugin_api import registry
+from tunefw.plugin_api.capabilities import (
     ChecksTrainable,
     Differentiable,
     DrivesTrials,
@@ -19,7 +19,7 @@ from tunefw.capabilities import (
     TakesNoWarmStart,
     undeclared,
 )
-from tunefw.nested_folds import is_nested_validation
+from tunefw.prepare.nested_folds import is_nested_validation
 
 from .conftest import DATA
 

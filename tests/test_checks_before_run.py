@@ -11,18 +11,20 @@ from types import SimpleNamespace
 import pytest
 import ray
 
-from tunefw import prepare, stages
 from tunefw.cli.main import main
-from tunefw.compile import compile_experiment
 from tunefw.errors import PluginError
-from tunefw.plugins import resolve
-from tunefw.prepare import prepare_recipe
+from tunefw.plugin_api.resolve import resolve
+from tunefw.prepare import prepared as prepare
+from tunefw.prepare.prepared import prepare_recipe
 from tunefw.progress.output import RunOutput
-from tunefw.recipe_file import load_recipe, validate_recipe
-from tunefw.runner import RunOptions
-from tunefw.stages import prepare_stages, run_stages
+from tunefw.recipe.loading import load_recipe, validate_recipe
+from tunefw.running import stages
+from tunefw.running.compile import compile_experiment
+from tunefw.running.manifests import new_manifest
+from tunefw.running.runner import RunOptions
+from tunefw.running.stages import prepare_stages, run_stages
 from tunefw.store.layout import ExperimentLocation, Storage
-from tunefw.store.manifest import new_manifest, write_manifest
+from tunefw.store.manifest import write_manifest
 
 from .faults_helpers import function_recipe
 

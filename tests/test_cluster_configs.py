@@ -18,7 +18,7 @@ import ray.autoscaler
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 
-from tunefw.recipe_file import load_recipe
+from tunefw.recipe.loading import load_recipe
 
 from .conftest import REPO
 

@@ -13,8 +13,8 @@ from ray.tune.search.optuna import OptunaSearch
 
 from tunefw import compat
 from tunefw.errors import TunefwError
-from tunefw.objective import Objective
-from tunefw.pareto_asha import ParetoASHA
+from tunefw.prepare.pareto_asha import ParetoASHA
+from tunefw.recipe.objective import Objective
 
 from .conftest import REPO
 

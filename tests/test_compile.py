@@ -6,11 +6,11 @@ import ray
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from tunefw.compile import compile_experiment, total_trials
-from tunefw.prepare import prepare_recipe
-from tunefw.recipe_file import load_recipe
+from tunefw.prepare.prepared import prepare_recipe
+from tunefw.recipe.loading import load_recipe
+from tunefw.running.compile import compile_experiment, total_trials
+from tunefw.running.result_writer import ResultWriter
 from tunefw.store.layout import RAY, ExperimentLocation, Storage
-from tunefw.store.writer import ResultWriter
 
 from .conftest import REPO
 
@@ -124,7 +124,7 @@ def test_resources_become_ray_tune_requests(tmp_path):
 
 
 def test_pending_trials_are_bounded_by_what_the_cluster_can_run():
-    from tunefw.pending_trials import pending_limit
+    from tunefw.running.pending_trials import pending_limit
 
     assert pending_limit({"CPU": 1}, {"CPU": 2}) == 8, "at least 8"
     assert pending_limit({"CPU": 1}, {"CPU": 100}) == 200, "twice what fits"
@@ -135,7 +135,7 @@ def test_pending_trials_are_bounded_by_what_the_cluster_can_run():
 def test_a_pending_trial_limit_the_user_set_wins(monkeypatch):
     import os
 
-    from tunefw.pending_trials import ENV, limit_pending_trials
+    from tunefw.running.pending_trials import ENV, limit_pending_trials
 
     monkeypatch.setenv(ENV, "3")
     with limit_pending_trials({"CPU": 1}):
@@ -148,7 +148,7 @@ def test_the_scheduler_picks_trials_as_fifo_does_past_the_finished_ones():
 
     from ray.tune.experiment import Trial
 
-    from tunefw.scheduler import Fifo
+    from tunefw.prepare.schedulers import Fifo
 
     def trial(status: str) -> SimpleNamespace:
         return SimpleNamespace(

@@ -20,8 +20,9 @@ import pytest
 
 from tunefw.cli.main import main
 from tunefw.errors import StoreError
-from tunefw.plugins import resolve
-from tunefw.recipe_file import validate_recipe
+from tunefw.plugin_api.resolve import resolve
+from tunefw.recipe.loading import validate_recipe
+from tunefw.running.manifests import new_manifest
 from tunefw.store import columns as col
 from tunefw.store.compaction import compact
 from tunefw.store.layout import (
@@ -35,7 +36,7 @@ from tunefw.store.layout import (
     find_experiment,
     remove,
 )
-from tunefw.store.manifest import load_manifest, new_manifest
+from tunefw.store.manifest import load_manifest
 from tunefw.store.query import parse_where
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)

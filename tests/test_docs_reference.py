@@ -10,9 +10,10 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from tunefw import docs_reference, registry
+from tunefw import docs_reference
 from tunefw.docs_reference import PLACES, anchor
-from tunefw.recipe import Recipe
+from tunefw.plugin_api import registry
+from tunefw.recipe.schema import Recipe
 
 
 def _sections(page: str) -> dict[str, str]:

@@ -12,11 +12,11 @@ from scipy.optimize import minimize_scalar
 from sklearn.datasets import load_iris
 from torch.func import functional_call
 
-from tunefw import registry
 from tunefw.cli.main import main
-from tunefw.context import TrialContext
-from tunefw.protocols import Dataset, Split
-from tunefw.space import LogUniform
+from tunefw.plugin_api import registry
+from tunefw.plugin_api.context import TrialContext
+from tunefw.plugin_api.protocols import Dataset, Split
+from tunefw.recipe.space import LogUniform
 from tunefw.store import columns as col
 from tunefw.store.layout import Storage, find_experiment
 from tunefw.store.reader import final_rows, read_results

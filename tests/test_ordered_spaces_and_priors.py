@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from tunefw.protocols import SearchSettings
-from tunefw.space import Choice, Ordinal, ParamSpec, geometric
+from tunefw.plugin_api.protocols import SearchSettings
+from tunefw.recipe.space import Choice, Ordinal, ParamSpec, geometric
 from tunefw_plugins.search._optuna import distribution
 from tunefw_plugins.search.bayesian import BayesianSearch
 from tunefw_plugins.search.cmaes import CmaEsSearch

@@ -13,13 +13,13 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from tunefw import registry
-from tunefw.context import TrialContext
 from tunefw.errors import PluginError
-from tunefw.protocols import Dataset, SearchSettings, Split
-from tunefw.space import ParamSpec
+from tunefw.plugin_api import registry
+from tunefw.plugin_api.context import TrialContext
+from tunefw.plugin_api.protocols import Dataset, SearchSettings, Split
+from tunefw.plugin_api.torch_target import TorchTarget
+from tunefw.recipe.space import ParamSpec
 from tunefw.testing import contracts
-from tunefw.torch_target import TorchTarget
 from tunefw_plugins.trainables.torch_models import SmallCNN
 
 from .conftest import DATA

@@ -14,7 +14,7 @@ from nbclient import NotebookClient
 import tunefw
 from tunefw.cli.main import main
 from tunefw.errors import RecipeError, StoreError
-from tunefw.recipe_file import load_recipe
+from tunefw.recipe.loading import load_recipe
 from tunefw.store import columns as col
 
 from .conftest import REPO

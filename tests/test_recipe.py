@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tunefw.cli.main import main
-from tunefw.recipe_file import load_recipe
+from tunefw.recipe.loading import load_recipe
 
 from .conftest import DATA, REPO
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tunefw import registry
 from tunefw.cli.main import main
 from tunefw.errors import PluginError
+from tunefw.plugin_api import registry
 
 BUILT_INS = {
     ("search", "random"),
@@ -49,7 +49,7 @@ def third_party(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             """
             import numpy as np
             from pydantic import BaseModel, ConfigDict
-            from tunefw.protocols import Split
+            from tunefw.plugin_api.protocols import Split
 
             class FirstHalf:
                 class Params(BaseModel):
@@ -143,7 +143,7 @@ def test_a_third_party_plugin_is_used_like_a_built_in(third_party, tmp_path, cap
 
 def test_the_framework_imports_no_plugin_until_asked():
     code = (
-        "import sys, tunefw.cli.main, tunefw.runner;"
+        "import sys, tunefw.cli.main, tunefw.running.runner;"
         "assert not [m for m in sys.modules if m.startswith('tunefw_plugins')], 'eager import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

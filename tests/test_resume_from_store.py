@@ -14,15 +14,15 @@ from ray.tune.search import Searcher
 
 from tunefw.cli.main import main
 from tunefw.lean.sources import VariantSource
-from tunefw.objective import Objective
-from tunefw.prepare import prepare_recipe
-from tunefw.recipe_file import load_recipe
+from tunefw.prepare.prepared import prepare_recipe
+from tunefw.prepare.schedulers import build_scheduler
+from tunefw.recipe.loading import load_recipe
+from tunefw.recipe.objective import Objective
+from tunefw.recipe.scheduler_sections import Asha
 from tunefw.resuming.history import History, StoredTrial
 from tunefw.resuming.replay import replay_plan
 from tunefw.resuming.rerun import RERUN_OF, split_rerun
 from tunefw.resuming.rungs import replay_results
-from tunefw.scheduler import build_scheduler
-from tunefw.scheduler_sections import Asha
 from tunefw.store import columns as col
 from tunefw.store.reader import final_rows, read_results
 

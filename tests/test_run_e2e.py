@@ -18,10 +18,10 @@ import yaml
 from ray import tune
 
 from tunefw.cli.main import main
-from tunefw.imports import extend_sys_path, recipe_import_paths
-from tunefw.prepare import prepare_recipe
-from tunefw.recipe_file import load_recipe
-from tunefw.runner import RunOptions, run_experiment
+from tunefw.plugin_api.imports import extend_sys_path, recipe_import_paths
+from tunefw.prepare.prepared import prepare_recipe
+from tunefw.recipe.loading import load_recipe
+from tunefw.running.runner import RunOptions, run_experiment
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment, read_json
 from tunefw.store.reader import final_rows, read_results

@@ -11,11 +11,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tunefw.capacity import check_capacity
 from tunefw.cli.main import main
 from tunefw.errors import RecipeError
-from tunefw.recipe import Resources
-from tunefw.runner import store_is_whole
+from tunefw.prepare.capacity import check_capacity
+from tunefw.recipe.schema import Resources
+from tunefw.running.runner import store_is_whole
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage
 from tunefw.store.reader import final_rows, read_results

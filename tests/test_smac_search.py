@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tunefw.errors import RecipeError, SpaceError
-from tunefw.objective import Constraint
+from tunefw.recipe.objective import Constraint
 from tunefw_plugins.search.smac_search import SmacSearch
 from tunefw_plugins.search.smac_space import config_space
 

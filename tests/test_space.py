@@ -8,7 +8,7 @@ from pydantic import TypeAdapter, ValidationError
 from ray.tune.search.sample import Categorical, Float, Integer
 
 from tunefw.errors import SpaceError
-from tunefw.space import (
+from tunefw.recipe.space import (
     Choice,
     Constant,
     Grid,

@@ -10,7 +10,7 @@ import pytest
 
 from tunefw.cli.main import main
 from tunefw.errors import StoreError
-from tunefw.objective import Objective
+from tunefw.recipe.objective import Objective
 from tunefw.store import columns as col
 from tunefw.store.layout import (
     FORMAT,

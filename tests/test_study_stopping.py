@@ -15,11 +15,11 @@ import pytest
 
 from tunefw.cli.main import main
 from tunefw.errors import TunefwError
-from tunefw.objective import Objective
-from tunefw.pareto_asha import promotable
+from tunefw.prepare.pareto_asha import promotable
+from tunefw.recipe.objective import Objective
+from tunefw.recipe.space import LogUniform
 from tunefw.report.figures import history
 from tunefw.report.trials import load_experiment
-from tunefw.space import LogUniform
 from tunefw.stopping.evidence import Evidence, FinishedTrial, fold_noise, fold_scores
 from tunefw.stopping.judges import ConvergedJudge
 from tunefw.stopping.rules import Converged

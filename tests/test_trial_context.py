@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tunefw.context import TrialContext
+from tunefw.plugin_api.context import TrialContext
 
 
 class Clock:

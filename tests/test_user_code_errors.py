@@ -20,9 +20,9 @@ import ray
 import torch
 
 from tunefw.cli.main import main
-from tunefw.data import load_data, share_data
 from tunefw.errors import RecipeError
-from tunefw.recipe import DataSection
+from tunefw.prepare.data import load_data, share_data
+from tunefw.recipe.schema import DataSection
 from tunefw_plugins.data.table import load_table
 from tunefw_plugins.trainables.torch_models import MLP
 from tunefw_plugins.trainables.torch_trainable import load_state, save_state, transfer
@@ -123,7 +123,7 @@ def test_a_failing_loader_is_one_line_naming_it(tmp_path, monkeypatch, capsys, c
 
 
 @pytest.mark.parametrize(
-    ("loader", "kind"), [("math:pi", "float"), ("tunefw.data:RecipeError.__doc__", "str")]
+    ("loader", "kind"), [("math:pi", "float"), ("tunefw.prepare.data:RecipeError.__doc__", "str")]
 )
 def test_a_loader_that_is_not_callable_is_named(tmp_path, monkeypatch, capsys, loader, kind):
     message = loader_error(tmp_path, monkeypatch, loader)
@@ -147,9 +147,9 @@ OUT_OF_MEMORY = """
 import resource, sys
 
 from tunefw.cli.main import main
-from tunefw.data import load_data, share_data
+from tunefw.prepare.data import load_data, share_data
 from tunefw.errors import RecipeError
-from tunefw.recipe import DataSection
+from tunefw.recipe.schema import DataSection
 import tunefw_plugins.trainables.sklearn_estimator  # imported before the limit
 
 def virtual_bytes():

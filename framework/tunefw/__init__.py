@@ -2,7 +2,7 @@
 
 The Python API (``tunefw.run``, ``tunefw.resume``, ``tunefw.validate``, ``tunefw.load_experiment``,
 ``tunefw.experiments``, ``tunefw.open_results``) is imported on first use: a trial's process
-or a plugin that imports ``tunefw.context`` does not pay for Ray Tune's driver side.
+or a plugin that imports ``tunefw.plugin_api.context`` does not pay for Ray Tune's driver side.
 """
 
 from __future__ import annotations
@@ -10,6 +10,10 @@ from __future__ import annotations
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
+
+from tunefw.moved import install
+
+install()  # the old module paths (tunefw.context, ...) for one release: tunefw.moved
 
 try:
     __version__ = version("tunefw")
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
     )
     from tunefw.errors import TunefwError
     from tunefw.experiment import Experiment
-    from tunefw.recipe import Recipe
+    from tunefw.recipe.schema import Recipe
 
 _PUBLIC = {
     "run": "tunefw.api",
@@ -41,7 +45,7 @@ _PUBLIC = {
     "to_pandas": "tunefw.api",
     "to_polars": "tunefw.api",
     "Experiment": "tunefw.experiment",
-    "Recipe": "tunefw.recipe",
+    "Recipe": "tunefw.recipe.schema",
     "TunefwError": "tunefw.errors",
 }
 __all__ = [

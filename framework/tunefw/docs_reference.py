@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
-from tunefw import capabilities, registry
-from tunefw.recipe import (
+from tunefw.plugin_api import capabilities, registry
+from tunefw.recipe.schema import (
     Recipe,
     RegularizerSection,
     SearchSection,
@@ -93,7 +93,7 @@ def pages() -> dict[str, str]:
 
 
 def declared_capabilities() -> list[type]:
-    """Every capability ``tunefw.capabilities`` declares, in the order it declares them."""
+    """Every capability ``tunefw.plugin_api.capabilities`` declares, in declaration order."""
     return [
         cls
         for cls in vars(capabilities).values()
@@ -131,8 +131,9 @@ def capabilities_reference() -> str:
         inspect.cleandoc(capabilities.__doc__ or ""),
         "",
         "A plugin claims one by subclassing it (`class MyTrainable(Resumable):`); the methods"
-        " marked *required* must then be defined. Generated from `tunefw.capabilities` when"
-        " the docs are built; [Writing a plugin](../plugins.md) shows the kinds' Protocols.",
+        " marked *required* must then be defined. Generated from"
+        " `tunefw.plugin_api.capabilities` when the docs are built; [Writing a"
+        " plugin](../plugins.md) shows the kinds' Protocols.",
     ]
     for cls in declared_capabilities():
         lines += ["", f"## {cls.__name__}", "", _markdown(inspect.cleandoc(cls.__doc__ or ""))]
@@ -150,7 +151,7 @@ def recipe_reference() -> str:
     lines = [
         "# Recipe reference",
         "",
-        "Every field a recipe may hold, generated from the schema (`tunefw.recipe.Recipe`)"
+        "Every field a recipe may hold, generated from the schema (`tunefw.recipe.schema.Recipe`)"
         " when the docs are built. Unknown fields are errors everywhere; a field whose default"
         " says *required* must be given. Numbers are read as YAML 1.2 reads them (`1e-3` is a"
         " float); a duplicate key, an alias, or a boolean or `.inf`/`.nan` where a number goes"

@@ -11,7 +11,7 @@ import pyarrow as pa
 import yaml
 
 from tunefw.errors import StoreError
-from tunefw.objective import Objective
+from tunefw.recipe.objective import Objective
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment, reason
 from tunefw.store.manifest import Manifest, load_manifest, objective_of
 from tunefw.store.query import parse_where, resolve_column

@@ -1,4 +1,4 @@
-"""A plugin written before ``tunefw.capabilities``: hooks as plain attributes, no subclassing."""
+"""A plugin written before ``tunefw.plugin_api.capabilities``: hooks as attributes, no subclass."""
 
 from __future__ import annotations
 

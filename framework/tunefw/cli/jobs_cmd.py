@@ -16,7 +16,7 @@ from rich.table import Table
 from tunefw.cli.options import SetOption, recipe_overrides
 from tunefw.cli.run_cmd import RecipeArg
 from tunefw.cluster import jobs
-from tunefw.launch import prepare_source
+from tunefw.running.launch import prepare_source
 
 JobsAddressOption = Annotated[
     str,

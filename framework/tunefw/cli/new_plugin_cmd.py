@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tunefw.registry import GROUPS
+from tunefw.plugin_api.registry import GROUPS
 from tunefw.scaffold.package import new_plugin as write_package
 
 

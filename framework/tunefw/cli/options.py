@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from tunefw import recipe
-from tunefw.recipe_file import flag_overrides
+from tunefw.recipe import schema as recipe
+from tunefw.recipe.loading import flag_overrides
 
 DEFAULT_STORAGE = recipe.DEFAULT_STORAGE
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tunefw import registry
+from tunefw.plugin_api import registry
 
 
 def plugins(

@@ -1,4 +1,4 @@
-"""``tunefw run``, ``tunefw resume`` and ``tunefw validate``: flags over ``tunefw.launch``."""
+"""`tunefw run`, `tunefw resume` and `tunefw validate`: flags over `tunefw.running.launch`."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from tunefw.cli.options import (
     StorageOption,
     recipe_overrides,
 )
-from tunefw.compile import total_trials
-from tunefw.launch import check, launch, resume_stored
 from tunefw.progress.output import RunOutput, print_notes
-from tunefw.runner import RunSummary
+from tunefw.running.compile import total_trials
+from tunefw.running.launch import check, launch, resume_stored
+from tunefw.running.runner import RunSummary
 from tunefw.store.layout import Storage, find_experiment
 
 RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.")]

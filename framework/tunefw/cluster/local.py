@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tunefw.cluster import processes
 from tunefw.errors import TunefwError
-from tunefw.validation_errors import error_lines
+from tunefw.recipe.messages import error_lines
 
 STATE_FILE = "cluster.json"
 #: Written by ``up`` into the temporary directory it makes, holding the cluster's id.

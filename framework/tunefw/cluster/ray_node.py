@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-#: Ray's multi-node switch (``tunefw.ray_connection.MULTI_NODE_ENV``), named here without
+#: Ray's multi-node switch (``tunefw.running.ray_connection.MULTI_NODE_ENV``), named here without
 #: importing anything that imports ray: ray reads it at import.
 MULTI_NODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 

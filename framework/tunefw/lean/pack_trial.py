@@ -16,12 +16,12 @@ from typing import Any
 import ray
 from ray import tune
 
-from tunefw.context import Reporter
 from tunefw.errors import MetricError
 from tunefw.lean.payload import DONE_KEY, EndedConfig, PackedConfig
 from tunefw.lean.rungs import CONTINUE, TIME_ATTR
+from tunefw.plugin_api.context import Reporter
+from tunefw.running.trial_errors import MAX_ERROR_CHARS
 from tunefw.store.columns import ERRORED, TERMINATED
-from tunefw.store.errors import MAX_ERROR_CHARS
 
 Evaluate = Callable[[dict[str, Any], Reporter], None]
 """Runs one config, reporting each of its results through the given reporter."""

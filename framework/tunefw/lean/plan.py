@@ -9,9 +9,9 @@ from ray.tune.search import Searcher
 from tunefw.errors import RecipeError
 from tunefw.lean.pack_searcher import PackSearcher
 from tunefw.lean.sources import ConfigSource, SearcherSource, VariantSource
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.recipe import Recipe
-from tunefw.scheduler_sections import Asha, NoScheduler
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.scheduler_sections import Asha, NoScheduler
+from tunefw.recipe.schema import Recipe
 
 
 def check_lean(recipe: Recipe) -> None:

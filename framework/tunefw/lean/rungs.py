@@ -17,9 +17,9 @@ import ray
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
 from tunefw import compat
+from tunefw.recipe.scheduler_sections import Asha
 from tunefw.resuming.history import StoredTrial
 from tunefw.resuming.rungs import replay_results
-from tunefw.scheduler_sections import Asha
 from tunefw.store.columns import STOPPED_EARLY, TERMINATED
 
 TIME_ATTR = "training_iteration"

@@ -16,8 +16,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from tunefw.store.writer import flatten_metrics
-from tunefw.trial_events import TrialEvents
+from tunefw.running.result_writer import flatten_metrics
+from tunefw.running.trial_events import TrialEvents
 
 
 def jsonable(value: Any) -> Any:

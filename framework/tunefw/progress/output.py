@@ -19,14 +19,14 @@ from typing import Any, Literal
 from ray.tune import Callback
 from rich.console import Console
 
-from tunefw.compile import total_trials
 from tunefw.errors import RecipeError
-from tunefw.prepare import Prepared
+from tunefw.prepare.prepared import Prepared
 from tunefw.progress.events import JsonEvents, write_event
 from tunefw.progress.render import config_text
 from tunefw.progress.view import ProgressView
-from tunefw.runner import RunSummary
-from tunefw.stages import StageRun
+from tunefw.running.compile import total_trials
+from tunefw.running.runner import RunSummary
+from tunefw.running.stages import StageRun
 from tunefw.stopping.judges import Verdict
 from tunefw.store.ranking import BestTrial
 

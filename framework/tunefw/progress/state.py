@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tunefw.objective import Objective
+from tunefw.recipe.objective import Objective
 from tunefw.store import columns as col
 
 FINAL = frozenset({col.TERMINATED, col.STOPPED_EARLY, col.ERRORED})

@@ -19,11 +19,11 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from tunefw.lean.payload import pack_of
-from tunefw.objective import Objective
 from tunefw.progress.render import LiveRender, plain_line
 from tunefw.progress.state import RunState, Snapshot
+from tunefw.recipe.objective import Objective
+from tunefw.running.trial_events import TrialEvents
 from tunefw.store import columns as col
-from tunefw.trial_events import TrialEvents
 
 TOP = 5
 

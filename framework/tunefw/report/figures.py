@@ -10,10 +10,10 @@ from typing import Any, TypeAlias
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from tunefw.recipe.space import Options, ParamSpec
 from tunefw.report import Skipped
 from tunefw.report.payoff import PAYOFF_SHARE, Payoff, best_so_far
 from tunefw.report.trials import StoredExperiment, Trial, varying
-from tunefw.space import Options, ParamSpec
 from tunefw.store import columns as col
 from tunefw.store.ranking import pareto_front
 

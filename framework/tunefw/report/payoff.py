@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tunefw.objective import Objective
+from tunefw.recipe.objective import Objective
 from tunefw.report.trials import StoredExperiment, Trial
 from tunefw.store import columns as col
 

@@ -32,8 +32,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from tunefw.errors import StoreError
+from tunefw.recipe.space import Constant, IntRange, Options, ParamSpec
 from tunefw.report.trials import StoredExperiment, Trial
-from tunefw.space import Constant, IntRange, Options, ParamSpec
 from tunefw.store import columns as col
 from tunefw.store.layout import reason
 

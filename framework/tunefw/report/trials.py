@@ -17,12 +17,13 @@ from typing import Any
 import pyarrow as pa
 
 from tunefw.errors import StoreError
-from tunefw.objective import Objective
-from tunefw.plugins import resolve
-from tunefw.space import Constant, ParamSpec
+from tunefw.plugin_api.resolve import resolve
+from tunefw.recipe.objective import Objective
+from tunefw.recipe.space import Constant, ParamSpec
+from tunefw.running.manifests import recipe_of
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
-from tunefw.store.manifest import Manifest, load_manifest, objective_of, recipe_of
+from tunefw.store.manifest import Manifest, load_manifest, objective_of
 from tunefw.store.reader import config_of, final_rows, read_results
 
 

@@ -18,14 +18,14 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from tunefw.capabilities import LearnsFromTrials
-from tunefw.compile import total_trials
 from tunefw.lean.pack_searcher import PackSearcher
 from tunefw.lean.sources import ConfigSource, SearcherSource, VariantSource
-from tunefw.prepare import Prepared
-from tunefw.protocols import SearchPlan
+from tunefw.plugin_api.capabilities import LearnsFromTrials
+from tunefw.plugin_api.protocols import SearchPlan
+from tunefw.prepare.prepared import Prepared
 from tunefw.resuming.history import History, StoredTrial
 from tunefw.resuming.rerun import rerun_config
+from tunefw.running.compile import total_trials
 from tunefw.store import columns as col
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from tunefw.errors import ScaffoldError
-from tunefw.registry import GROUPS, LABELS, Kind
+from tunefw.plugin_api.registry import GROUPS, LABELS, Kind
 
 MAX_NAME = 32
 """Longer names would push the generated files' lines past 100 characters."""

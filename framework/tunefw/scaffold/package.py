@@ -7,8 +7,9 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 
-from tunefw import __version__, registry
+from tunefw import __version__
 from tunefw.errors import ScaffoldError
+from tunefw.plugin_api import registry
 from tunefw.scaffold.names import PluginNames, plugin_names
 
 

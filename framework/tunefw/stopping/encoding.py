@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tunefw.space import Constant, Grid, Options, ParamSpec, Range
+from tunefw.recipe.space import Constant, Grid, Options, ParamSpec, Range
 
 
 def _ordered(spec: Options) -> list[Any] | None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunefw.objective import Objective
+from tunefw.recipe.objective import Objective
 
 
 def fold_scores(running_means: Sequence[float]) -> list[float]:

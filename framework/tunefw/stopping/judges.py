@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tunefw.objective import Objective
-from tunefw.space import ParamSpec
+from tunefw.recipe.objective import Objective
+from tunefw.recipe.space import ParamSpec
 from tunefw.stopping.encoding import UnitEncoding
 from tunefw.stopping.evidence import Evidence, FinishedTrial, fold_noise, fold_scores
 from tunefw.stopping.regret import CANDIDATES, regret_bound

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
-from tunefw.objective import Objective
+from tunefw.recipe.objective import Objective
+from tunefw.recipe.space import ParamSpec
 from tunefw.resuming.history import StoredTrial
-from tunefw.space import ParamSpec
+from tunefw.running.trial_events import TrialEvents
 from tunefw.stopping.evidence import Evidence, finished_trial
 from tunefw.stopping.judges import Judge, Verdict, judges
 from tunefw.stopping.rules import StopSection
 from tunefw.store import columns as col
-from tunefw.trial_events import TrialEvents
 
 
 class StudyMonitor(TrialEvents):
@@ -46,7 +46,7 @@ class StudyMonitor(TrialEvents):
             self._judge(trial.trial_id, trial.config, trial.results, completed)
 
     def closed(self) -> str | None:
-        """The rule that fired in this run, or None: a start gate (``tunefw.start_gate``)."""
+        """The rule that fired in this run, or None: a start gate (``running.start_gate``)."""
         if not self._fired_live or self.verdict is None:
             return None
         return f"stop.{self.verdict.rule}"

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tunefw.numbers import Count, FiniteFloat
+from tunefw.recipe.numbers import Count, FiniteFloat
 
 RULES = ("converged", "plateau", "target")
 

@@ -27,13 +27,13 @@ import pyarrow as pa
 from pyarrow import fs as pafs
 
 from tunefw.errors import StoreError
+from tunefw.recipe.names import EXPERIMENT_NAME
 from tunefw.store.hadoop import SCHEMES as HADOOP_SCHEMES
 from tunefw.store.hadoop import missing_hadoop
 
 MANIFEST = "manifest.json"
 RESULTS = "results"
 RAY = "ray"
-EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: The longest file name common filesystems take (NAME_MAX), in bytes.
 NAME_MAX = 255
 #: ``manifest.json``'s ``format``: the directory is a tunefw experiment.

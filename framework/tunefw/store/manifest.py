@@ -1,27 +1,20 @@
 """A run's manifest: the recipe as run, the versions that ran it, its times and status.
 
 Its ``format`` marks the directory as tunefw's (see ``layout.classify``); ``load_manifest``
-checks the fields tunefw reads (``manifest_fields``) before any command uses them.
+checks the fields tunefw reads (``manifest_fields``) before any command uses them. A new
+manifest is made where a run starts (``tunefw.running.manifests``), as only there are the
+plugins and Ray's version known.
 """
 
 from __future__ import annotations
 
-import platform
 import time
 from datetime import datetime, timezone
 from typing import Any
 
-import ray
-
-from tunefw import __version__, registry
-from tunefw.errors import RecipeError, StoreError
-from tunefw.objective import Objective
-from tunefw.plugins import ResolvedPlugins
-from tunefw.recipe import Recipe
-from tunefw.recipe_file import validate_recipe
-from tunefw.store.columns import SCHEMA_VERSION
+from tunefw.errors import StoreError
+from tunefw.recipe.objective import Objective
 from tunefw.store.layout import (
-    FORMAT,
     MANIFEST,
     ExperimentLocation,
     first_line,
@@ -35,48 +28,9 @@ from tunefw.store.manifest_fields import check_manifest
 Manifest = dict[str, Any]
 
 
-def _iso(ts: float) -> str:
+def iso_time(ts: float) -> str:
+    """``ts`` (seconds since the epoch) as the manifest writes times: ISO 8601, in UTC."""
     return datetime.fromtimestamp(ts, timezone.utc).isoformat()
-
-
-def _plugin_versions(recipe: Recipe) -> dict[str, str]:
-    chosen: list[tuple[registry.Kind, str]] = [
-        ("trainable", recipe.trainable.kind),
-        ("search", recipe.search.strategy),
-        ("validation", recipe.validation.strategy),
-        *(("regularization", r.name) for r in recipe.regularization),
-    ]
-    versions = {}
-    for kind, name in chosen:
-        ep = registry.available(kind).get(name)
-        dist = ep.dist if ep is not None else None
-        versions[f"{kind}:{name}"] = f"{dist.name} {dist.version}" if dist else "unknown"
-    return versions
-
-
-def new_manifest(
-    location: ExperimentLocation, recipe: Recipe, plugins: ResolvedPlugins
-) -> Manifest:
-    """The manifest of an experiment about to start."""
-    return {
-        "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
-        "experiment": location.name,
-        "storage": location.storage.display,
-        "status": "running",
-        "started_at": _iso(time.time()),
-        "ended_at": None,
-        "resumed_at": [],
-        "seed": recipe.search.seed,
-        "recipe": recipe.model_dump(mode="json", by_alias=True),
-        "config_columns": sorted(plugins.space),
-        "versions": {
-            "tunefw": __version__,
-            "ray": ray.__version__,
-            "python": platform.python_version(),
-            "plugins": _plugin_versions(recipe),
-        },
-    }
 
 
 def objective_of(manifest: Manifest) -> Objective:
@@ -107,22 +61,11 @@ def load_manifest(location: ExperimentLocation) -> Manifest:
     return manifest
 
 
-def recipe_of(location: ExperimentLocation, manifest: Manifest) -> Recipe:
-    """The recipe an experiment ran, validated; one line naming the manifest if it is not
-    valid (any more)."""
-    try:
-        return validate_recipe(manifest["recipe"], f"{location.shown}/{MANIFEST}: recipe")
-    except RecipeError as exc:
-        lines = str(exc).splitlines()
-        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-        raise StoreError(lines[0] + more) from None
-
-
 def stamp(
     manifest: Manifest, status: str, *, ended: bool = False, resumed: bool = False
 ) -> Manifest:
     """A copy of ``manifest`` with a new status and, optionally, the time it ended or resumed."""
-    now = _iso(time.time())
+    now = iso_time(time.time())
     out = {**manifest, "status": status}
     if ended:
         out["ended_at"] = now

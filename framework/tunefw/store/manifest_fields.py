@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from tunefw.errors import StoreError
-from tunefw.objective import Objective
+from tunefw.recipe.messages import error_lines
+from tunefw.recipe.objective import Objective
 from tunefw.store.layout import check_name
-from tunefw.validation_errors import error_lines
 
 
 def _name(value: str) -> str:

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tunefw.objective import Objective
-from tunefw.pareto import non_dominated
+from tunefw.recipe.objective import Objective
 from tunefw.store import columns as col
+from tunefw.store.pareto import non_dominated
 from tunefw.store.reader import config_of, final_rows
 
 TUNED_PREFIX = "tuned."

@@ -16,12 +16,17 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from tunefw.capabilities import Differentiable, NestedValidation, ReportsEpochs, Resumable
-from tunefw.context import Reporter, TrialContext
 from tunefw.errors import PluginError
-from tunefw.nested_folds import subset
-from tunefw.protocols import Dataset, SearchSettings, Split
-from tunefw.space import ParamSpec
+from tunefw.plugin_api.capabilities import (
+    Differentiable,
+    NestedValidation,
+    ReportsEpochs,
+    Resumable,
+)
+from tunefw.plugin_api.context import Reporter, TrialContext
+from tunefw.plugin_api.protocols import Dataset, SearchSettings, Split
+from tunefw.prepare.nested_folds import subset
+from tunefw.recipe.space import ParamSpec
 
 
 def build(cls: Any, params: Mapping[str, Any]) -> Any:
@@ -63,7 +68,7 @@ def _run_plan(
 ) -> list[dict[str, Any]]:
     from ray import tune
 
-    from tunefw.compile import concurrency_limit
+    from tunefw.running.compile import concurrency_limit
 
     settings = SearchSettings(
         num_samples=num_samples, max_concurrent=1, seed=0, metric="score", mode="max"

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from tunefw.errors import RecipeError
-from tunefw.protocols import Dataset
+from tunefw.plugin_api.protocols import Dataset
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:

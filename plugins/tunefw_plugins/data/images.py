@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from tunefw.errors import RecipeError
-from tunefw.protocols import Dataset
+from tunefw.plugin_api.protocols import Dataset
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 

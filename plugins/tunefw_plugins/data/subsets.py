@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from tunefw.data import load_data
 from tunefw.errors import RecipeError
-from tunefw.protocols import Dataset
-from tunefw.recipe import DataSection
+from tunefw.plugin_api.protocols import Dataset
+from tunefw.prepare.data import load_data
+from tunefw.recipe.schema import DataSection
 
 
 def load_classes(

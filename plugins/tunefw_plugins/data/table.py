@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from tunefw.errors import RecipeError, describe, printable
-from tunefw.protocols import Dataset
+from tunefw.plugin_api.protocols import Dataset
 
 #: How much of a CSV or TSV file is checked for text before pyarrow parses it.
 SNIFF_BYTES = 64 * 1024

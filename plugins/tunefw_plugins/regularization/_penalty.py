@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunefw.errors import PluginError
-from tunefw.numbers import FiniteFloat
-from tunefw.space import LogUniform, ParamSpec
-from tunefw.torch_target import TorchTarget
+from tunefw.plugin_api.torch_target import TorchTarget
+from tunefw.recipe.numbers import FiniteFloat
+from tunefw.recipe.space import LogUniform, ParamSpec
 
 T = TypeVar("T")
 _NO_L1_SOLVERS = {"lbfgs", "newton-cg", "newton-cholesky", "sag"}

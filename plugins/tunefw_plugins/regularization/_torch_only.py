@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tunefw.errors import PluginError
-from tunefw.torch_target import TorchTarget
+from tunefw.plugin_api.torch_target import TorchTarget
 
 
 def torch_target(target: object, plugin: str, why: str) -> TorchTarget:

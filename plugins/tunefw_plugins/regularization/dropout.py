@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunefw.errors import PluginError
-from tunefw.numbers import FiniteFloat
-from tunefw.space import ParamSpec, Uniform
+from tunefw.recipe.numbers import FiniteFloat
+from tunefw.recipe.space import ParamSpec, Uniform
 from tunefw_plugins.regularization._torch_only import torch_target
 
 T = TypeVar("T")

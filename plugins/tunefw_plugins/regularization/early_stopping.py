@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunefw.numbers import FiniteFloat, Int
-from tunefw.space import Constant, ParamSpec
-from tunefw.torch_target import EarlyStopping as Rule
+from tunefw.plugin_api.torch_target import EarlyStopping as Rule
+from tunefw.recipe.numbers import FiniteFloat, Int
+from tunefw.recipe.space import Constant, ParamSpec
 from tunefw_plugins.regularization._torch_only import torch_target
 
 T = TypeVar("T")

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from tunefw.numbers import FiniteFloat
-from tunefw.space import ParamSpec, Uniform
+from tunefw.recipe.numbers import FiniteFloat
+from tunefw.recipe.space import ParamSpec, Uniform
 from tunefw_plugins.regularization._penalty import Penalty, PenaltyParams
 
 

@@ -28,11 +28,11 @@ from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
 from tunefw import compat
-from tunefw.capabilities import LearnsFromTrials
 from tunefw.errors import RecipeError, SpaceError
-from tunefw.objective import Constraint
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import (
+from tunefw.plugin_api.capabilities import LearnsFromTrials
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.objective import Constraint
+from tunefw.recipe.space import (
     Constant,
     Grid,
     IntRange,

@@ -35,10 +35,10 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunefw.capabilities import NamesSuggestions
-from tunefw.numbers import Int
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import Constant, Grid, Options, ParamSpec, conditional
+from tunefw.plugin_api.capabilities import NamesSuggestions
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.numbers import Int
+from tunefw.recipe.space import Constant, Grid, Options, ParamSpec, conditional
 from tunefw_plugins.search._optuna import ConstrainedOptunaSearch, optuna_plan
 from tunefw_plugins.search.prior_samplers import PriorTPESampler
 from tunefw_plugins.search.priors import StartSampler

@@ -17,9 +17,9 @@ from typing import Literal
 from optuna.samplers import GPSampler, TPESampler
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunefw.numbers import Int
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import ParamSpec
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.numbers import Int
+from tunefw.recipe.space import ParamSpec
 from tunefw_plugins.search._optuna import optuna_plan, refuse_conditional
 from tunefw_plugins.search.prior_samplers import PriorTPESampler
 from tunefw_plugins.search.priors import StartSampler, beliefs

@@ -14,9 +14,9 @@ from optuna.samplers import CmaEsSampler
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunefw.errors import RecipeError, SpaceError
-from tunefw.numbers import FiniteFloat, Int
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import Options, ParamSpec
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.numbers import FiniteFloat, Int
+from tunefw.recipe.space import Options, ParamSpec
 from tunefw_plugins.search._optuna import optuna_plan, refuse_conditional, refuse_multi_objective
 
 

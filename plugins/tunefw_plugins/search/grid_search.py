@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray import tune
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from tunefw.capabilities import TakesNoWarmStart
 from tunefw.errors import SpaceError
-from tunefw.numbers import Int
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import Constant, ParamSpec, conditional
+from tunefw.plugin_api.capabilities import TakesNoWarmStart
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.numbers import Int
+from tunefw.recipe.space import Constant, ParamSpec, conditional
 
 
 class GridSearch(TakesNoWarmStart):

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from optuna.samplers import NSGAIISampler
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunefw.numbers import FiniteFloat, Int
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import ParamSpec
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.numbers import FiniteFloat, Int
+from tunefw.recipe.space import ParamSpec
 from tunefw_plugins.search._optuna import optuna_plan
 
 

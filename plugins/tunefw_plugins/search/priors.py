@@ -30,7 +30,7 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
-from tunefw.space import Constant, ParamSpec
+from tunefw.recipe.space import Constant, ParamSpec
 from tunefw_plugins.search._optuna import distribution, to_optuna
 
 BETA = 10.0

@@ -13,8 +13,8 @@ from typing import Literal
 from optuna.samplers import QMCSampler
 from pydantic import BaseModel, ConfigDict
 
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import ParamSpec
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.space import ParamSpec
 from tunefw_plugins.search._optuna import optuna_plan, refuse_conditional
 
 

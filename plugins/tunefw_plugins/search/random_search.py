@@ -14,8 +14,8 @@ from optuna.samplers import RandomSampler
 from pydantic import BaseModel, ConfigDict
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import ParamSpec, conditional, tune_param_space
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.space import ParamSpec, conditional, tune_param_space
 from tunefw_plugins.search._optuna import optuna_plan
 
 

@@ -21,11 +21,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from ray.tune.search import Searcher
 
-from tunefw.capabilities import LearnsFromTrials
 from tunefw.errors import PluginError, RecipeError
-from tunefw.numbers import Int
-from tunefw.protocols import SearchPlan, SearchSettings
-from tunefw.space import Constant, ParamSpec
+from tunefw.plugin_api.capabilities import LearnsFromTrials
+from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.recipe.numbers import Int
+from tunefw.recipe.space import Constant, ParamSpec
 from tunefw_plugins.search._optuna import refuse_grid
 from tunefw_plugins.search.smac_space import config_space, values_of
 

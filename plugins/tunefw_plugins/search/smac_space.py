@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tunefw.space import Constant, IntRange, LogUniform, Options, ParamSpec, Range, Uniform
+from tunefw.recipe.space import Constant, IntRange, LogUniform, Options, ParamSpec, Range, Uniform
 from tunefw_plugins.search.priors import HIT, WIDTH
 
 

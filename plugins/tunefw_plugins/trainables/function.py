@@ -11,13 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunefw.capabilities import Resumable
-from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
-from tunefw.imports import import_callable
-from tunefw.objective import check_reported
-from tunefw.protocols import Regularizer
-from tunefw.space import ParamSpec
+from tunefw.plugin_api.capabilities import Resumable
+from tunefw.plugin_api.context import TrialContext
+from tunefw.plugin_api.imports import import_callable
+from tunefw.plugin_api.protocols import Regularizer
+from tunefw.recipe.objective import check_reported
+from tunefw.recipe.space import ParamSpec
 
 
 class FunctionTrainable(Resumable):

@@ -18,14 +18,14 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunefw.bilevel_problem import BilevelProblem, Tensors
-from tunefw.capabilities import Differentiable, Resumable
-from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
-from tunefw.numbers import FiniteFloat, Int
-from tunefw.objective import check_reported
-from tunefw.protocols import Regularizer
-from tunefw.space import ParamSpec
+from tunefw.plugin_api.bilevel_problem import BilevelProblem, Tensors
+from tunefw.plugin_api.capabilities import Differentiable, Resumable
+from tunefw.plugin_api.context import TrialContext
+from tunefw.plugin_api.protocols import Regularizer
+from tunefw.recipe.numbers import FiniteFloat, Int
+from tunefw.recipe.objective import check_reported
+from tunefw.recipe.space import ParamSpec
 
 SPACE_KEYS = ("l2", "lr", "epochs")
 METRICS = {"regression": ("loss", "r2"), "classification": ("loss", "accuracy")}

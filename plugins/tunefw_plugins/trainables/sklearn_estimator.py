@@ -21,14 +21,14 @@ from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tunefw.capabilities import ReportsOncePerSplit
-from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
-from tunefw.imports import import_callable
-from tunefw.objective import check_reported
-from tunefw.protocols import Regularizer
-from tunefw.space import ParamSpec
-from tunefw.user_code import call_user
+from tunefw.plugin_api.capabilities import ReportsOncePerSplit
+from tunefw.plugin_api.context import TrialContext
+from tunefw.plugin_api.imports import import_callable
+from tunefw.plugin_api.protocols import Regularizer
+from tunefw.plugin_api.user_code import call_user
+from tunefw.recipe.objective import check_reported
+from tunefw.recipe.space import ParamSpec
 
 FIT_TIME = "fit_time"
 """Mean seconds to fit one fold so far: a metric for multi-objective searches."""

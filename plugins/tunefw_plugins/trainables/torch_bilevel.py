@@ -20,10 +20,10 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from tunefw.bilevel_problem import BilevelProblem, Tensors
 from tunefw.errors import PluginError
-from tunefw.protocols import Regularizer
-from tunefw.torch_target import TorchTarget
+from tunefw.plugin_api.bilevel_problem import BilevelProblem, Tensors
+from tunefw.plugin_api.protocols import Regularizer
+from tunefw.plugin_api.torch_target import TorchTarget
 
 ROLES = ("weight_decay", "dropout")
 TEMPERATURE = 0.1

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tunefw.torch_target import TorchTarget
+from tunefw.plugin_api.torch_target import TorchTarget
 from tunefw_plugins.trainables.torch_loop import Epochs, make_optimizer
 
 GO, STOP = "go", "stop"

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from tunefw.context import TrialContext
-from tunefw.torch_target import TorchTarget
+from tunefw.plugin_api.context import TrialContext
+from tunefw.plugin_api.torch_target import TorchTarget
 from tunefw_plugins.trainables.torch_augment import shift_images
 
 

@@ -29,16 +29,16 @@ from pyarrow import fs as pafs
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from tunefw.bilevel_problem import BilevelProblem
-from tunefw.capabilities import Differentiable, ReportsEpochs, Resumable
-from tunefw.context import TrialContext
 from tunefw.errors import RecipeError, describe, printable
-from tunefw.imports import import_callable
-from tunefw.numbers import FiniteFloat, Int
-from tunefw.objective import check_reported
-from tunefw.protocols import Regularizer
-from tunefw.space import ParamSpec
-from tunefw.torch_target import TorchTarget
+from tunefw.plugin_api.bilevel_problem import BilevelProblem
+from tunefw.plugin_api.capabilities import Differentiable, ReportsEpochs, Resumable
+from tunefw.plugin_api.context import TrialContext
+from tunefw.plugin_api.imports import import_callable
+from tunefw.plugin_api.protocols import Regularizer
+from tunefw.plugin_api.torch_target import TorchTarget
+from tunefw.recipe.numbers import FiniteFloat, Int
+from tunefw.recipe.objective import check_reported
+from tunefw.recipe.space import ParamSpec
 from tunefw_plugins.trainables.torch_bilevel import differentiable_keys, torch_problem
 from tunefw_plugins.trainables.torch_data_parallel import DataParallelJob, train_data_parallel
 from tunefw_plugins.trainables.torch_loop import EpochReports, Epochs, make_optimizer

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from tunefw.protocols import Dataset, Split
+from tunefw.plugin_api.protocols import Dataset, Split
 
 
 class SplitterStrategy(ABC):

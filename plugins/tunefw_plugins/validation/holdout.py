@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunefw.numbers import FiniteFloat, Seed
+from tunefw.recipe.numbers import FiniteFloat, Seed
 from tunefw_plugins.validation._splitter import SplitterStrategy
 
 

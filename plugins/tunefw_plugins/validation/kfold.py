@@ -18,8 +18,8 @@ from sklearn.model_selection import (
 )
 
 from tunefw.errors import PluginError
-from tunefw.numbers import Int, Seed
-from tunefw.protocols import Dataset, Split
+from tunefw.plugin_api.protocols import Dataset, Split
+from tunefw.recipe.numbers import Int, Seed
 from tunefw_plugins.validation._splitter import SplitterStrategy
 
 

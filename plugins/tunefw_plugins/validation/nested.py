@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from tunefw.capabilities import NestedValidation
-from tunefw.numbers import Int, Seed
-from tunefw.plugins import build
-from tunefw.protocols import Dataset, Split, ValidationStrategy
+from tunefw.plugin_api.capabilities import NestedValidation
+from tunefw.plugin_api.protocols import Dataset, Split, ValidationStrategy
+from tunefw.plugin_api.resolve import build
+from tunefw.recipe.numbers import Int, Seed
 
 
 class Nested(NestedValidation):

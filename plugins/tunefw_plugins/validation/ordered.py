@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.model_selection import LeaveOneOut, TimeSeriesSplit
 
-from tunefw.numbers import Int
+from tunefw.recipe.numbers import Int
 from tunefw_plugins.validation._splitter import SplitterStrategy
 
 

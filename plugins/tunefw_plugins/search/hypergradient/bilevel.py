@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from tunefw.bilevel_problem import BilevelProblem
-from tunefw.space import Range
+from tunefw.plugin_api.bilevel_problem import BilevelProblem
+from tunefw.recipe.space import Range
 from tunefw_plugins.search.hypergradient.implicit import InverseHvp, Tensors, hypergradient
 
 Report = Callable[[dict[str, Any], Any], None]

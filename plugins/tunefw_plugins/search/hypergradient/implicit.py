@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch.func import grad, jvp
 
-from tunefw.bilevel_problem import Loss, Tensors
+from tunefw.plugin_api.bilevel_problem import Loss, Tensors
 
 
 class NeumannDiverged(ArithmeticError):

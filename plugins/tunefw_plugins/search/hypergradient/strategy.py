@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from tunefw import registry
-from tunefw.capabilities import ChecksTrainable, Differentiable, DrivesTrials
-from tunefw.context import TrialContext
 from tunefw.errors import RecipeError
-from tunefw.numbers import FiniteFloat, Int
-from tunefw.protocols import Dataset, Regularizer, SearchPlan, SearchSettings, Split
-from tunefw.space import LogUniform, ParamSpec, Range, Uniform
+from tunefw.plugin_api import registry
+from tunefw.plugin_api.capabilities import ChecksTrainable, Differentiable, DrivesTrials
+from tunefw.plugin_api.context import TrialContext
+from tunefw.plugin_api.protocols import Dataset, Regularizer, SearchPlan, SearchSettings, Split
+from tunefw.recipe.numbers import FiniteFloat, Int
+from tunefw.recipe.space import LogUniform, ParamSpec, Range, Uniform
 from tunefw_plugins.search.hypergradient.bilevel import OuterSettings, Scale, run_bilevel
 from tunefw_plugins.search.hypergradient.implicit import InverseHvp, hypergradient
 

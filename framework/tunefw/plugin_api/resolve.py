@@ -1,0 +1,98 @@
+"""Resolve a recipe's plugins from the registry and check them against each other.
+
+This is the second half of validation: the recipe's shape is checked by ``recipe.py``; here
+each plugin's params are checked by the plugin's own ``Params`` model, the regularizers'
+hyperparameters join the search space, and the trainable refuses what it cannot do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from tunefw.errors import PluginError, RecipeError
+from tunefw.plugin_api import registry
+from tunefw.plugin_api.protocols import (
+    Regularizer,
+    SearchStrategy,
+    TrainableAdapter,
+    ValidationStrategy,
+)
+from tunefw.recipe.messages import error_lines
+from tunefw.recipe.schema import Recipe
+from tunefw.recipe.space import Constant, ParamSpec
+
+
+@dataclass(frozen=True)
+class ResolvedPlugins:
+    """A recipe's plugins, built with their validated params."""
+
+    trainable: TrainableAdapter
+    search: SearchStrategy
+    validation: ValidationStrategy
+    regularizers: tuple[Regularizer, ...]
+    space: dict[str, ParamSpec]
+    """The recipe's space plus every regularizer's hyperparameters."""
+    regularizer_keys: frozenset[str]
+
+
+def build(
+    kind: registry.Kind, name: str, params: dict[str, Any], name_field: str, params_field: str
+) -> Any:
+    """Load plugin ``name`` and build it with ``params``, validated by its ``Params`` model.
+
+    ``name_field`` and ``params_field`` are the recipe paths named in error messages.
+    """
+    try:
+        plugin = registry.load(kind, name)
+    except PluginError as exc:
+        raise PluginError(f"{name_field}: {exc}") from None
+    try:
+        validated = plugin.Params.model_validate(params)
+    except ValidationError as exc:
+        raise PluginError("\n".join(error_lines(exc, prefix=params_field))) from None
+    return plugin(validated)
+
+
+def resolve(recipe: Recipe) -> ResolvedPlugins:
+    """Build every plugin the recipe names and merge the regularizers into the space."""
+    trainable = build(
+        "trainable", recipe.trainable.kind, recipe.trainable.params, "trainable.kind", "trainable"
+    )
+    search = build(
+        "search", recipe.search.strategy, recipe.search.params, "search.strategy", "search.params"
+    )
+    validation = build(
+        "validation",
+        recipe.validation.strategy,
+        recipe.validation.params,
+        "validation.strategy",
+        "validation",
+    )
+    space: dict[str, ParamSpec] = dict(recipe.search.space)
+    regularizers = []
+    keys: set[str] = set()
+    for i, section in enumerate(recipe.regularization):
+        field = f"regularization[{i}]"
+        regularizer = build("regularization", section.name, section.params, f"{field}.name", field)
+        for key, spec in regularizer.hyperparameters().items():
+            keys.add(key)
+            if isinstance(space.get(key), Constant):
+                continue  # the space pins this coefficient
+            if key in space:
+                raise RecipeError(
+                    f"{field}: {section.name} adds parameter {key!r}, which the search space "
+                    "already has (a constant there pins it)"
+                )
+            space[key] = spec
+        regularizers.append(regularizer)
+    return ResolvedPlugins(
+        trainable=trainable,
+        search=search,
+        validation=validation,
+        regularizers=tuple(regularizers),
+        space=space,
+        regularizer_keys=frozenset(keys),
+    )

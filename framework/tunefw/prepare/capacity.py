@@ -1,0 +1,75 @@
+"""Refuse a trial no node can hold, instead of waiting for it forever.
+
+Ray Tune queues a trial whose resources no node offers and waits. On the embedded Ray nothing
+will ever join, so such a recipe is refused at once; on a cluster an autoscaler may add a
+node, so the check waits a bounded time for one, then says what is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import ray
+
+from tunefw.errors import RecipeError
+from tunefw.recipe.schema import Resources
+
+CLUSTER_WAIT_S = 300.0
+"""How long a cluster may take to offer a node that can hold a trial (an autoscaler's time)."""
+
+_FIELDS = {"CPU": "cpu", "GPU": "gpu", "memory": "memory"}
+
+
+def check_capacity(
+    resources: Resources, *, embedded: bool, wait_s: float = CLUSTER_WAIT_S, poll_s: float = 2.0
+) -> None:
+    """Every bundle of a trial fits on some alive node (all of them on one, for STRICT_PACK)."""
+    deadline = time.monotonic() + (0 if embedded else wait_s)
+    while True:
+        missing = _missing(resources, _nodes())
+        if missing is None:
+            return
+        if time.monotonic() >= deadline:
+            where = "the embedded Ray" if embedded else f"the cluster after {wait_s:.0f} s"
+            raise RecipeError(f"{missing}, which no node of {where} has")
+        time.sleep(poll_s)
+
+
+def _nodes() -> list[dict[str, float]]:
+    alive = [node for node in ray.nodes() if node["Alive"]]  # type: ignore[no-untyped-call]
+    return [dict(node["Resources"]) for node in alive]
+
+
+def _missing(resources: Resources, nodes: Sequence[Mapping[str, float]]) -> str | None:
+    """What no node offers, as ``field: amount``; None when every bundle fits."""
+    bundles = resources.for_ray().bundles
+    if resources.placement == "STRICT_PACK":
+        whole: dict[str, float] = {}
+        for bundle in bundles:
+            for name, amount in bundle.items():
+                whole[name] = whole.get(name, 0.0) + amount
+        bundles = [whole]
+    for index, bundle in enumerate(bundles):
+        for name, amount in bundle.items():
+            if not any(node.get(name, 0.0) >= amount for node in nodes):
+                return f"{_field(index, name)}: {_amount(name, amount)} per trial"
+        if not any(all(node.get(n, 0.0) >= a for n, a in bundle.items()) for node in nodes):
+            shown = ", ".join(f"{n} {_amount(n, a)}" for n, a in bundle.items())
+            return f"{_field(index, 'bundle')}: {shown} together per trial"
+    return None
+
+
+def _field(index: int, name: str) -> str:
+    section = "resources" if index == 0 else f"resources.workers.{index - 1}"
+    if name.startswith("accelerator_type:"):
+        return f"{section}.accelerator_type {name.partition(':')[2]}"
+    if name == "bundle":
+        return section
+    return f"{section}.{_FIELDS.get(name, 'custom.' + name)}"
+
+
+def _amount(name: str, amount: float) -> str:
+    if name == "memory":
+        return f"{amount / 2**30:.3g} GiB"
+    return f"{amount:g}"
