@@ -26,7 +26,7 @@ from ray import tune
 
 from benchmarks.common import arguments, emit, run_tunefw
 from benchmarks.workloads import raw_reports
-from tunefw.lean.payload import ended_in, pack_of
+from tunefw.prepare.pack_payload import ended_in, pack_of
 from tunefw.running.ray_connection import start_embedded_ray
 
 LEAN_CONFIGS = 100

@@ -39,10 +39,10 @@ from benchmarks.search_problems import PROBLEMS, Levels, Problem
 from tunefw.plugin_api import registry
 from tunefw.plugin_api.protocols import SearchSettings
 from tunefw.recipe.objective import Objective
-from tunefw.resuming.history import StoredTrial
-from tunefw.stopping.monitor import StudyMonitor
-from tunefw.stopping.rules import StopSection
+from tunefw.recipe.stop_sections import StopSection
+from tunefw.running.stopping.monitor import StudyMonitor
 from tunefw.store import columns as col
+from tunefw.store.history import StoredTrial
 
 DATA = Path(__file__).resolve().parent / "data"
 FOLDS_TABLE = DATA / "svm-digits-folds.parquet"

@@ -16,11 +16,11 @@ from tunefw.errors import PluginError
 from tunefw.plugin_api.resolve import resolve
 from tunefw.prepare import prepared as prepare
 from tunefw.prepare.prepared import prepare_recipe
-from tunefw.progress.output import RunOutput
 from tunefw.recipe.loading import load_recipe, validate_recipe
 from tunefw.running import stages
 from tunefw.running.compile import compile_experiment
 from tunefw.running.manifests import new_manifest
+from tunefw.running.progress.output import RunOutput
 from tunefw.running.runner import RunOptions
 from tunefw.running.stages import prepare_stages, run_stages
 from tunefw.store.layout import ExperimentLocation, Storage

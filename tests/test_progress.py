@@ -18,10 +18,10 @@ from rich.console import Console
 from tunefw.cli.main import main
 from tunefw.plugin_api.imports import extend_sys_path, recipe_import_paths
 from tunefw.prepare.prepared import prepare_recipe
-from tunefw.progress.state import RunState
-from tunefw.progress.view import ProgressView
 from tunefw.recipe.loading import load_recipe
 from tunefw.recipe.objective import Objective
+from tunefw.running.progress.state import RunState
+from tunefw.running.progress.view import ProgressView
 from tunefw.running.runner import RunOptions, run_experiment
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment

@@ -13,17 +13,17 @@ import pytest
 from ray.tune.search import Searcher
 
 from tunefw.cli.main import main
-from tunefw.lean.sources import VariantSource
+from tunefw.prepare.config_sources import VariantSource
 from tunefw.prepare.prepared import prepare_recipe
+from tunefw.prepare.rung_replay import replay_results
 from tunefw.prepare.schedulers import build_scheduler
 from tunefw.recipe.loading import load_recipe
 from tunefw.recipe.objective import Objective
 from tunefw.recipe.scheduler_sections import Asha
-from tunefw.resuming.history import History, StoredTrial
-from tunefw.resuming.replay import replay_plan
-from tunefw.resuming.rerun import RERUN_OF, split_rerun
-from tunefw.resuming.rungs import replay_results
+from tunefw.running.replay import replay_plan
+from tunefw.running.rerun import RERUN_OF, split_rerun
 from tunefw.store import columns as col
+from tunefw.store.history import History, StoredTrial
 from tunefw.store.reader import final_rows, read_results
 
 from .faults_helpers import experiment, function_recipe, start_driver, wait_until

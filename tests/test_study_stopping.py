@@ -18,11 +18,11 @@ from tunefw.errors import TunefwError
 from tunefw.prepare.pareto_asha import promotable
 from tunefw.recipe.objective import Objective
 from tunefw.recipe.space import LogUniform
+from tunefw.recipe.stop_sections import Converged
 from tunefw.report.figures import history
 from tunefw.report.trials import load_experiment
-from tunefw.stopping.evidence import Evidence, FinishedTrial, fold_noise, fold_scores
-from tunefw.stopping.judges import ConvergedJudge
-from tunefw.stopping.rules import Converged
+from tunefw.running.stopping.evidence import Evidence, FinishedTrial, fold_noise, fold_scores
+from tunefw.running.stopping.judges import ConvergedJudge
 from tunefw.store import columns as col
 from tunefw.store.manifest import load_manifest
 from tunefw.store.reader import final_rows, read_results

@@ -1,13 +1,19 @@
-"""mkdocs hook: adds the generated reference pages (``tunefw.docs_reference``) to every build,
-and the capabilities table to docs/plugins.md (where it says ``<!-- capabilities -->``)."""
+"""mkdocs hook: adds the generated reference pages (``reference_pages``, beside this file) to
+every build, and the capabilities table to docs/plugins.md (where it says
+``<!-- capabilities -->``)."""
 
 from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from tunefw import docs_reference
+sys.path.insert(0, str(Path(__file__).parent))  # mkdocs loads a hook by path, not as a package
+docs_reference = importlib.import_module("reference_pages")
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:

@@ -13,10 +13,10 @@ import pyarrow as pa
 
 from tunefw.errors import TunefwError
 from tunefw.experiment import Experiment, read_table
-from tunefw.progress.output import RunOutput
 from tunefw.recipe.loading import Verbatim, flag_overrides
 from tunefw.recipe.schema import DEFAULT_STORAGE, Recipe
 from tunefw.running.launch import RecipeSource, check, launch, resume_stored
+from tunefw.running.progress.output import RunOutput
 from tunefw.store.layout import ExperimentLocation, Kind, Storage, classify, find_experiment
 
 

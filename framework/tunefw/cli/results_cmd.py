@@ -20,8 +20,8 @@ from rich.table import Table
 from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
 from tunefw.errors import StoreError
 from tunefw.experiment import best_in, write_best_recipe
-from tunefw.progress.output import nested_line
 from tunefw.recipe.objective import Objective
+from tunefw.running.progress.output import nested_line
 from tunefw.store import columns as col
 from tunefw.store.layout import Storage, find_experiment, first_line
 from tunefw.store.manifest import load_manifest, objective_of

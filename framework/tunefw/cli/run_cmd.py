@@ -17,9 +17,9 @@ from tunefw.cli.options import (
     StorageOption,
     recipe_overrides,
 )
-from tunefw.progress.output import RunOutput, print_notes
 from tunefw.running.compile import total_trials
 from tunefw.running.launch import check, launch, resume_stored
+from tunefw.running.progress.output import RunOutput, print_notes
 from tunefw.running.runner import RunSummary
 from tunefw.store.layout import Storage, find_experiment
 

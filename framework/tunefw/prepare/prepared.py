@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from tunefw.errors import RecipeError
-from tunefw.lean.plan import check_lean, pack_plan
 from tunefw.plugin_api.capabilities import (
     ChecksTrainable,
     ReportsEpochs,
@@ -16,6 +15,7 @@ from tunefw.plugin_api.imports import import_callable
 from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
 from tunefw.plugin_api.resolve import ResolvedPlugins, resolve
 from tunefw.prepare.data import SharedData, share_data
+from tunefw.prepare.lean_plan import check_lean, pack_plan
 from tunefw.prepare.nested_folds import OuterFold, is_nested_validation, outer_folds
 from tunefw.prepare.scheduler_epochs import fit_to_epochs
 from tunefw.prepare.scheduler_folds import fit_to_splits

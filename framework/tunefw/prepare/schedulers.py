@@ -23,9 +23,9 @@ from ray.tune.schedulers import (
 )
 
 from tunefw.prepare.pareto_asha import ParetoASHA
+from tunefw.prepare.rung_replay import ReplaysStoredResults
 from tunefw.recipe.objective import Objective
 from tunefw.recipe.space import Constant, Grid, ParamSpec, Range
-from tunefw.resuming.rungs import ReplaysStoredResults
 
 if TYPE_CHECKING:  # the sections import this module to build, so not the other way round
     from tunefw.recipe.scheduler_sections import (

@@ -1,6 +1,6 @@
 """The recipe's ``loggers`` section: Ray Tune's experiment-tracking callbacks, by ``type``.
 
-Each section builds its callback (``callback``), importing it only then (``tunefw.loggers``).
+Each section builds its callback (``callback``), imported only then (``running.loggers``).
 
 Parquet stays the record; a logger sends the same results to TensorBoard, MLflow or W&B too.
 Each logger's package is checked on the driver when the experiment is compiled (so by
@@ -61,7 +61,7 @@ class MlflowLogger(_Logger):
     tags: dict[str, str] = Field(default_factory=dict, description="Set on every trial's run.")
 
     def callback(self, location: ExperimentLocation, field: str) -> Callback:
-        from tunefw.loggers.mlflow_callback import MlflowCallback
+        from tunefw.running.loggers.mlflow_callback import MlflowCallback
 
         return MlflowCallback(
             field,
@@ -95,7 +95,7 @@ class WandbLogger(_Logger):
     )
 
     def callback(self, location: ExperimentLocation, field: str) -> Callback:
-        from tunefw.loggers.wandb_callback import WandbCallback
+        from tunefw.running.loggers.wandb_callback import WandbCallback
 
         default_dir = f"{location.path}/wandb" if location.storage.is_local else None
         options: dict[str, Any] = {

@@ -28,7 +28,7 @@ from tunefw.recipe.numbers import Count, FiniteFloat, Int, Seed, refuse_bool
 from tunefw.recipe.objective import Objective
 from tunefw.recipe.scheduler_sections import Asha, Pbt, SchedulerSection
 from tunefw.recipe.space import SearchSpace, sampling_order
-from tunefw.stopping.rules import StopSection
+from tunefw.recipe.stop_sections import StopSection
 
 if TYPE_CHECKING:
     from ray.tune import PlacementGroupFactory

@@ -15,23 +15,23 @@ from ray.tune import PlacementGroupFactory
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
-from tunefw.lean.pack_searcher import PackSearcher
-from tunefw.lean.rungs import start_board
-from tunefw.loggers import logger_callbacks
 from tunefw.plugin_api.protocols import SearchPlan
 from tunefw.plugin_api.resolve import ResolvedPlugins
 from tunefw.prepare.budget import BudgetMeter
 from tunefw.prepare.data import SharedData
+from tunefw.prepare.pack_searcher import PackSearcher
+from tunefw.prepare.rung_replay import ReplaysStoredResults
 from tunefw.prepare.schedulers import build_scheduler
 from tunefw.recipe.scheduler_sections import Asha, NoScheduler
 from tunefw.recipe.schema import Recipe
-from tunefw.resuming.history import StoredTrial
-from tunefw.resuming.rungs import ReplaysStoredResults
 from tunefw.running.guards import RunGuard
+from tunefw.running.loggers import logger_callbacks
 from tunefw.running.result_writer import ResultWriter
+from tunefw.running.rung_board import start_board
 from tunefw.running.start_gate import gated
+from tunefw.running.stopping.monitor import StudyMonitor
 from tunefw.running.trial import make_trial
-from tunefw.stopping.monitor import StudyMonitor
+from tunefw.store.history import StoredTrial
 from tunefw.store.layout import RAY, ExperimentLocation
 
 

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from tunefw.errors import RecipeError, TrialsFailedError
-from tunefw.loggers import check_installed
 from tunefw.plugin_api.imports import extend_sys_path, recipe_import_paths
 from tunefw.prepare.prepared import Prepared, prepare_recipe
-from tunefw.progress.output import RunOutput
 from tunefw.recipe.loading import apply_overrides, load_recipe, validate_recipe
 from tunefw.recipe.schema import Recipe
 from tunefw.running.compile import compile_experiment
+from tunefw.running.loggers import check_installed
 from tunefw.running.manifests import recipe_of
 from tunefw.running.nested import is_nested, run_nested
+from tunefw.running.progress.output import RunOutput
 from tunefw.running.ray_connection import check_address
 from tunefw.running.runner import RunOptions, RunSummary, resume_experiment, run_experiment
 from tunefw.running.stages import prepare_stages, run_stages

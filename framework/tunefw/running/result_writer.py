@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 from ray.tune.experiment import Trial
 
 from tunefw.errors import StoreError
-from tunefw.resuming.rerun import stored_id
 from tunefw.running.guards import RunGuard
+from tunefw.running.rerun import stored_id
 from tunefw.running.trial_events import TrialEvents
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, reason, write_atomic

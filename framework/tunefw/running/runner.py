@@ -12,24 +12,24 @@ from dataclasses import dataclass, field
 
 from ray import tune
 
-from tunefw.cluster.shared_storage import check_shared_storage
 from tunefw.errors import StoreError, last_line_of
 from tunefw.plugin_api.protocols import SearchPlan
 from tunefw.prepare.budget import BudgetMeter
 from tunefw.prepare.capacity import check_capacity
 from tunefw.prepare.prepared import Prepared
 from tunefw.recipe.schema import Recipe
-from tunefw.resuming.history import StoredTrial, read_history
-from tunefw.resuming.replay import replay_plan
 from tunefw.running.compile import CompiledExperiment, compile_experiment, total_trials
 from tunefw.running.interrupts import noticing_interrupts
 from tunefw.running.manifests import new_manifest
 from tunefw.running.pending_trials import limit_pending_trials
 from tunefw.running.ray_connection import ray_session
-from tunefw.stopping.judges import Verdict
-from tunefw.stopping.monitor import StudyMonitor
+from tunefw.running.replay import replay_plan
+from tunefw.running.shared_storage import check_shared_storage
+from tunefw.running.stopping.judges import Verdict
+from tunefw.running.stopping.monitor import StudyMonitor
 from tunefw.store import columns as col
 from tunefw.store.compaction import compact
+from tunefw.store.history import StoredTrial, read_history
 from tunefw.store.layout import ExperimentLocation, prepare, remove
 from tunefw.store.manifest import Manifest, load_manifest, stamp, write_manifest
 from tunefw.store.ranking import BestTrial, best_trial
@@ -174,7 +174,7 @@ def resume_experiment(
 ) -> RunSummary:
     """Continue a stopped or killed experiment from what its store holds.
 
-    The store, not Ray Tune's snapshots, says what is done (``tunefw.resuming``): Ray saves its
+    The store, not Ray Tune's snapshots, says what is done (``store.history``): Ray saves its
     trials and its searcher in separate writes, copied to storage in the background, so a
     driver killed at the wrong moment leaves snapshots that disagree with each other and with
     the rows. The searcher is rebuilt from the recipe and taught the stored trials, unfinished

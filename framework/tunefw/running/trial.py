@@ -3,7 +3,7 @@
 A worker rebuilds its plugins from the recipe and the entry points, never from driver state,
 and caches them per process, so with ``reuse_actors`` each actor pays for it once. The data
 and splits arrive through the object store (``tune.with_parameters``). In lean mode the
-config is a pack, whose configs run one after another (``tunefw.lean.pack_trial``).
+config is a pack, whose configs run one after another (``tunefw.running.pack_trial``).
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from typing import Any
 import ray
 from ray import tune
 
-from tunefw.lean.pack_trial import PackRunner
-from tunefw.lean.payload import pack_of
 from tunefw.plugin_api.capabilities import DrivesTrials
 from tunefw.plugin_api.context import Reporter, TrialContext
 from tunefw.plugin_api.imports import extend_sys_path
 from tunefw.plugin_api.resolve import ResolvedPlugins, resolve
 from tunefw.prepare.data import SharedData
+from tunefw.prepare.pack_payload import pack_of
 from tunefw.recipe.schema import Recipe
-from tunefw.resuming.rerun import split_rerun
+from tunefw.running.pack_trial import PackRunner
+from tunefw.running.rerun import split_rerun
 from tunefw.store.columns import GPU_IDS_RESULT_KEY, NODE_ID_RESULT_KEY
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from tunefw.lean.payload import PackedConfig, ended_in, pack_of
-from tunefw.resuming.rerun import RERUN_OF, split_rerun, stored_id
+from tunefw.prepare.pack_payload import PackedConfig, ended_in, pack_of
+from tunefw.running.rerun import RERUN_OF, split_rerun, stored_id
 from tunefw.running.trial_errors import trial_error_text
 from tunefw.store import columns as col
 

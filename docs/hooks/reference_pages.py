@@ -2,7 +2,8 @@
 
 Both are Markdown rendered from the code (``Recipe``'s JSON schema; the registry's plugins and
 their ``Params`` models), so they cannot drift from it. The docs site's mkdocs hook
-(``docs/hooks/reference.py``) adds them to every build.
+(``docs/hooks/reference.py``, beside this file) adds them to every build; it is the docs'
+code, not tunefw's, so tunefw does not ship it.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from ray.tune.experiment import Trial
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from tunefw.lean.payload import pack_of
-from tunefw.progress.render import LiveRender, plain_line
-from tunefw.progress.state import RunState, Snapshot
+from tunefw.prepare.pack_payload import pack_of
 from tunefw.recipe.objective import Objective
+from tunefw.running.progress.render import LiveRender, plain_line
+from tunefw.running.progress.state import RunState, Snapshot
 from tunefw.running.trial_events import TrialEvents
 from tunefw.store import columns as col
 

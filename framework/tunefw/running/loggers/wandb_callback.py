@@ -8,7 +8,7 @@ from typing import Any
 
 from ray.air.integrations.wandb import WandbLoggerCallback
 
-from tunefw.loggers.setup_errors import one_line
+from tunefw.running.loggers.setup_errors import one_line
 
 _MODE = "WANDB_MODE"
 

@@ -18,15 +18,15 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from tunefw.lean.pack_searcher import PackSearcher
-from tunefw.lean.sources import ConfigSource, SearcherSource, VariantSource
 from tunefw.plugin_api.capabilities import LearnsFromTrials
 from tunefw.plugin_api.protocols import SearchPlan
+from tunefw.prepare.config_sources import ConfigSource, SearcherSource, VariantSource
+from tunefw.prepare.pack_searcher import PackSearcher
 from tunefw.prepare.prepared import Prepared
-from tunefw.resuming.history import History, StoredTrial
-from tunefw.resuming.rerun import rerun_config
 from tunefw.running.compile import total_trials
+from tunefw.running.rerun import rerun_config
 from tunefw.store import columns as col
+from tunefw.store.history import History, StoredTrial
 
 
 def config_key(config: Mapping[str, Any], names: Sequence[str]) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from tunefw.progress.state import Snapshot, TrialState
+from tunefw.running.progress.state import Snapshot, TrialState
 from tunefw.store import columns as col
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from tunefw.lean.payload import PACK_KEY, PackedConfig, ended_in
-from tunefw.lean.sources import ConfigSource
+from tunefw.prepare.config_sources import ConfigSource
+from tunefw.prepare.pack_payload import PACK_KEY, PackedConfig, ended_in
 from tunefw.store.columns import ERRORED
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
 from tunefw import compat
-from tunefw.resuming.history import StoredTrial
+from tunefw.store.history import StoredTrial
 
 TIME_ATTR = "training_iteration"
 

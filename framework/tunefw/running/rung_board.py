@@ -17,10 +17,10 @@ import ray
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 
 from tunefw import compat
+from tunefw.prepare.rung_replay import replay_results
 from tunefw.recipe.scheduler_sections import Asha
-from tunefw.resuming.history import StoredTrial
-from tunefw.resuming.rungs import replay_results
 from tunefw.store.columns import STOPPED_EARLY, TERMINATED
+from tunefw.store.history import StoredTrial
 
 TIME_ATTR = "training_iteration"
 CONTINUE = ""

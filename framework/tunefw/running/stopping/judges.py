@@ -15,10 +15,10 @@ import numpy as np
 
 from tunefw.recipe.objective import Objective
 from tunefw.recipe.space import ParamSpec
-from tunefw.stopping.encoding import UnitEncoding
-from tunefw.stopping.evidence import Evidence, FinishedTrial, fold_noise, fold_scores
-from tunefw.stopping.regret import CANDIDATES, regret_bound
-from tunefw.stopping.rules import Converged, Plateau, StopSection, Target
+from tunefw.recipe.stop_sections import Converged, Plateau, StopSection, Target
+from tunefw.running.stopping.encoding import UnitEncoding
+from tunefw.running.stopping.evidence import Evidence, FinishedTrial, fold_noise, fold_scores
+from tunefw.running.stopping.regret import CANDIDATES, regret_bound
 
 GP_TRIALS = 200
 """The most trials the regret bound's GP is fitted on (the best ones): its cost grows with the

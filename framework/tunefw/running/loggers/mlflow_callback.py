@@ -6,7 +6,7 @@ from typing import Any
 
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-from tunefw.loggers.setup_errors import one_line
+from tunefw.running.loggers.setup_errors import one_line
 
 
 class MlflowCallback(MLflowLoggerCallback):

@@ -12,12 +12,12 @@ from typing import Any
 
 from tunefw.recipe.objective import Objective
 from tunefw.recipe.space import ParamSpec
-from tunefw.resuming.history import StoredTrial
+from tunefw.recipe.stop_sections import StopSection
+from tunefw.running.stopping.evidence import Evidence, finished_trial
+from tunefw.running.stopping.judges import Judge, Verdict, judges
 from tunefw.running.trial_events import TrialEvents
-from tunefw.stopping.evidence import Evidence, finished_trial
-from tunefw.stopping.judges import Judge, Verdict, judges
-from tunefw.stopping.rules import StopSection
 from tunefw.store import columns as col
+from tunefw.store.history import StoredTrial
 
 
 class StudyMonitor(TrialEvents):

@@ -17,9 +17,9 @@ import ray
 from ray import tune
 
 from tunefw.errors import MetricError
-from tunefw.lean.payload import DONE_KEY, EndedConfig, PackedConfig
-from tunefw.lean.rungs import CONTINUE, TIME_ATTR
 from tunefw.plugin_api.context import Reporter
+from tunefw.prepare.pack_payload import DONE_KEY, EndedConfig, PackedConfig
+from tunefw.running.rung_board import CONTINUE, TIME_ATTR
 from tunefw.running.trial_errors import MAX_ERROR_CHARS
 from tunefw.store.columns import ERRORED, TERMINATED
 

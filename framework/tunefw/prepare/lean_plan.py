@@ -7,9 +7,9 @@ import math
 from ray.tune.search import Searcher
 
 from tunefw.errors import RecipeError
-from tunefw.lean.pack_searcher import PackSearcher
-from tunefw.lean.sources import ConfigSource, SearcherSource, VariantSource
 from tunefw.plugin_api.protocols import SearchPlan, SearchSettings
+from tunefw.prepare.config_sources import ConfigSource, SearcherSource, VariantSource
+from tunefw.prepare.pack_searcher import PackSearcher
 from tunefw.recipe.scheduler_sections import Asha, NoScheduler
 from tunefw.recipe.schema import Recipe
 

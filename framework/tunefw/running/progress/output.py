@@ -21,13 +21,13 @@ from rich.console import Console
 
 from tunefw.errors import RecipeError
 from tunefw.prepare.prepared import Prepared
-from tunefw.progress.events import JsonEvents, write_event
-from tunefw.progress.render import config_text
-from tunefw.progress.view import ProgressView
 from tunefw.running.compile import total_trials
+from tunefw.running.progress.events import JsonEvents, write_event
+from tunefw.running.progress.render import config_text
+from tunefw.running.progress.view import ProgressView
 from tunefw.running.runner import RunSummary
 from tunefw.running.stages import StageRun
-from tunefw.stopping.judges import Verdict
+from tunefw.running.stopping.judges import Verdict
 from tunefw.store.ranking import BestTrial
 
 

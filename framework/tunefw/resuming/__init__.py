@@ -1,1 +1,0 @@
-"""``tunefw resume`` from the store: the Parquet rows, not Ray's snapshots, say what is done."""
