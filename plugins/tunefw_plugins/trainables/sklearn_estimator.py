@@ -8,13 +8,15 @@ of splits: left out, it is set to it.
 
 from __future__ import annotations
 
+import base64
 import inspect
+import pickle
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.sparse import issparse
 from sklearn.base import clone
 from sklearn.metrics import get_scorer, get_scorer_names
@@ -38,20 +40,36 @@ class SklearnTrainable(ReportsOncePerSplit):
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        estimator: str = Field(description="Import path, e.g. sklearn.svm.SVC.")
+        estimator: str | None = Field(None, description="Import path, e.g. sklearn.svm.SVC.")
         params: dict[str, Any] = Field(
             default_factory=dict, description="Fixed constructor arguments."
+        )
+        pickled: str | None = Field(
+            None,
+            description="Instead of `estimator`: an estimator object itself, pickled and "
+            "base64-encoded (how tunefw.sklearn.TunefwSearchCV passes a Pipeline).",
         )
         standardize: bool = Field(
             False, description="Scale features to zero mean and unit variance (fit per split)."
         )
+
+        @model_validator(mode="after")
+        def _one_estimator(self) -> SklearnTrainable.Params:
+            if (self.estimator is None) == (self.pickled is None):
+                raise ValueError("give one of estimator (an import path) or pickled")
+            if self.pickled is not None and self.params:
+                raise ValueError("params: a pickled estimator carries its own parameters")
+            return self
 
     def __init__(self, params: Params) -> None:
         self.params = params
 
     def _estimator(self) -> Any:
         """The estimator, constructed: user code, so a failure is one line naming it."""
+        if self.params.pickled is not None:
+            return _unpickled(self.params.pickled)
         path = self.params.estimator
+        assert path is not None
         cls = import_callable(path, "trainable.estimator")
         if not (hasattr(cls, "fit") and hasattr(cls, "get_params")):
             raise RecipeError(f"trainable.estimator: {path!r} is not a scikit-learn estimator")
@@ -77,7 +95,8 @@ class SklearnTrainable(ReportsOncePerSplit):
             f"{FIT_TIME} and scikit-learn scorer names, e.g. {examples}",
         )
         estimator = self._estimator()
-        own = set(call_user("trainable.estimator", self.params.estimator, estimator.get_params))
+        shown = self.params.estimator or type(estimator).__name__
+        own = set(call_user("trainable.estimator", shown, estimator.get_params))
         reg_keys = {k for r in regularizers for k in r.hyperparameters()}
         name = type(estimator).__name__
         for key in space:
@@ -122,6 +141,21 @@ class SklearnTrainable(ReportsOncePerSplit):
                 report[f"{name}_fold"] = scores[name][-1]
                 report[f"{name}_std"] = float(np.std(scores[name]))
             ctx.report(report)
+
+
+def _unpickled(text: str) -> Any:
+    """The estimator ``pickled`` holds; one line naming the field if it is not one."""
+    try:
+        estimator = pickle.loads(base64.b64decode(text, validate=True))
+    except Exception as exc:  # bad base64, a truncated pickle, a class that is gone ...
+        raise RecipeError(
+            f"trainable.pickled: not a pickled estimator ({type(exc).__name__}: {exc})"
+        ) from None
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
+        raise RecipeError(
+            f"trainable.pickled: a {type(estimator).__name__}, not a scikit-learn estimator"
+        )
+    return estimator
 
 
 def _same(a: Any, b: Any) -> bool:
