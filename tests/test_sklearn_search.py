@@ -24,7 +24,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 from tunefw.cli.main import main
-from tunefw.errors import RecipeError, SpaceError
+from tunefw.errors import PluginError, RecipeError, SpaceError
 from tunefw.sklearn import TunefwSearchCV
 from tunefw.store import columns as col
 
@@ -135,6 +135,16 @@ def test_it_is_a_scikit_learn_estimator():
         ({"cv": GroupKFold(3)}, RecipeError, "cv: GroupKFold needs groups: fit(X, y, groups=...)"),
         ({"param_distributions": {"C": stats.norm(0, 1)}}, SpaceError,
          "param_distributions.C: scipy.stats.norm has no tunefw equivalent"),
+        # a run's own checks, naming the parameter rather than the recipe field it set
+        ({"n_trials": 0}, RecipeError, "n_trials: Input should be greater than 0"),
+        ({"scoring": "accurcy"}, RecipeError,
+         "scoring: the sklearn trainable never reports 'accurcy'"),
+        ({"param_distributions": {"Cx": [1, 2]}}, RecipeError,
+         "param_distributions.Cx: SVC has no parameter 'Cx'"),
+        ({"param_distributions": {"C": {"loguniform": [10, 1]}}}, RecipeError,
+         "param_distributions.C.loguniform: empty or inverted range"),
+        ({"strategy": "nope"}, PluginError, "strategy: unknown search strategy 'nope'"),
+        ({"cv": 1}, PluginError, "cv: folds: Input should be greater than or equal to 2"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_before_anything_runs(tmp_path, iris, kwargs, error, message):

@@ -28,7 +28,7 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from tunefw.errors import RecipeError, SpaceError
+from tunefw.errors import RecipeError, SpaceError, TunefwError
 from tunefw.experiment import Experiment
 from tunefw.recipe.schema import DEFAULT_STORAGE
 from tunefw.store import columns as col
@@ -76,6 +76,26 @@ def _scipy_range(name: str, frozen: Any) -> dict[str, Any]:
         f"param_distributions.{name}: scipy.stats.{kind} has no tunefw equivalent; use "
         "uniform, loguniform, randint, a list, or a tunefw space entry"
     )
+
+
+_TERMS = (  # the recipe's field, as TunefwSearchCV's parameter that set it
+    ("search.num_samples", "n_trials"),
+    ("search.max_concurrent", "n_jobs"),
+    ("search.strategy", "strategy"),
+    ("search.space.", "param_distributions."),
+    ("search.seed", "random_state"),
+    ("objective.metric", "scoring"),
+    ("validation.", "cv: "),
+)
+
+
+def _in_search_terms(message: str) -> str:
+    """A run's one-line error, naming the parameter rather than the recipe field it set."""
+    message = message.removeprefix("recipe: ")
+    for field, parameter in _TERMS:
+        if message.startswith(field):
+            return parameter + message[len(field) :]
+    return message
 
 
 def _validation(cv: Any, classifier: bool, groups: Any) -> dict[str, Any]:
@@ -206,6 +226,8 @@ class TunefwSearchCV(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             self.experiment_ = run(
                 self._recipe(key, groups), address=self.address, progress=self.verbose > 0
             )
+        except TunefwError as exc:
+            raise type(exc)(_in_search_terms(str(exc))) from None
         finally:
             del _FIT_DATA[key]
         self.cv_results_ = cv_results(self.experiment_, self._metric())
