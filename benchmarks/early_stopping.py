@@ -30,6 +30,7 @@ from benchmarks.workloads import digits_cnn_recipe
 from tunefw.running.ray_connection import start_embedded_ray
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage
+from tunefw.store.manifest import load_manifest
 from tunefw.store.reader import read_results
 
 
@@ -62,6 +63,13 @@ def epochs_trained(storage: Path, name: str) -> int:
     return int(pc.sum(last.column(f"{col.ITERATION}_max")).as_py())
 
 
+def grace_that_ran(storage: Path, name: str) -> int:
+    """The ASHA grace period the run stored in its manifest (tunefw's default fitted, or the
+    one given)."""
+    manifest = load_manifest(ExperimentLocation(Storage.open(str(storage)), name))
+    return int(manifest["recipe"]["scheduler"]["grace_period"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="8 trials x 6 epochs, once")
@@ -82,6 +90,8 @@ def main() -> None:
                 run = recipe(name, trials, epochs, grace, seed=repeat)
                 summary, wall = run_tunefw(run, storage)
                 assert summary.best is not None
+                if kind == "asha":
+                    ran_grace = grace_that_ran(storage, name)
                 runs[kind].append(
                     {
                         "epochs": epochs_trained(storage, name),
@@ -98,7 +108,7 @@ def main() -> None:
         "early_stopping",
         trials=trials,
         epochs_per_trial=epochs,
-        grace_period=args.grace_period or max(1, epochs // 10),
+        grace_period=ran_grace,
         repeats=repeats,
         asha=median["asha"],
         none=median["none"],

@@ -113,9 +113,7 @@ def prepare_with(recipe: Recipe, plugins: ResolvedPlugins, shared: SharedData | 
         resumable=isinstance(plugins.trainable, Resumable),
     )
     _check_fold_noise(recipe, plugins, shared)
-    recipe, notes = _fitted_to_folds(recipe, plugins, shared, outer)
-    recipe, epoch_notes = _fitted_to_epochs(recipe, plugins)
-    notes = (*notes, *epoch_notes)
+    recipe, notes = _fitted_scheduler(recipe, plugins, shared, outer)
     return Prepared(recipe, plugins, plan, shared, settings, outer, notes)
 
 
@@ -135,32 +133,27 @@ def _check_fold_noise(recipe: Recipe, plugins: ResolvedPlugins, shared: SharedDa
         )
 
 
-def _fitted_to_folds(
+def _fitted_scheduler(
     recipe: Recipe,
     plugins: ResolvedPlugins,
     shared: SharedData | None,
     outer: tuple[OuterFold, ...],
 ) -> tuple[Recipe, tuple[str, ...]]:
-    """The recipe with its scheduler fitted to the folds, when the trainable's iterations are
-    folds. A recipe with stages is left as written: each stage is fitted to its own folds."""
+    """The recipe with its scheduler fitted to what the trainable's iterations are: folds
+    (``max_t`` the number of splits) or epochs (``max_t`` the epochs, ASHA's grace a tenth);
+    with the notes saying what was set. A recipe with stages is left as written: each stage
+    is fitted to its own."""
     trainable = plugins.trainable
-    if shared is None or recipe.stages or not isinstance(trainable, ReportsOncePerSplit):
+    if recipe.stages:
         return recipe, ()
-    counts = [len(shared.splits), *(len(fold.inner) for fold in outer)]
     who = f"the {recipe.trainable.kind} trainable"
-    section, note = fit_to_splits(recipe.scheduler, counts, who)
+    section, notes = recipe.scheduler, []
+    if shared is not None and isinstance(trainable, ReportsOncePerSplit):
+        counts = [len(shared.splits), *(len(fold.inner) for fold in outer)]
+        section, note = fit_to_splits(section, counts, who)
+        notes.append(note)
+    if isinstance(trainable, ReportsEpochs):
+        section, note = fit_to_epochs(section, trainable.epochs(plugins.space), who)
+        notes.append(note)
     fitted = recipe.model_copy(update={"scheduler": section})
-    return fitted, () if note is None else (note,)
-
-
-def _fitted_to_epochs(recipe: Recipe, plugins: ResolvedPlugins) -> tuple[Recipe, tuple[str, ...]]:
-    """The recipe with its scheduler fitted to the epochs, when the trainable reports once
-    per epoch. A recipe with stages is left as written."""
-    trainable = plugins.trainable
-    if recipe.stages or not isinstance(trainable, ReportsEpochs):
-        return recipe, ()
-    epochs = trainable.epochs(plugins.space)
-    who = f"the {recipe.trainable.kind} trainable"
-    section, note = fit_to_epochs(recipe.scheduler, epochs, who)
-    fitted = recipe.model_copy(update={"scheduler": section})
-    return fitted, () if note is None else (note,)
+    return fitted, tuple(note for note in notes if note is not None)
