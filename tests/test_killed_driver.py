@@ -26,7 +26,7 @@ from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
 from tunefw.store.manifest import load_manifest
 from tunefw.store.reader import final_rows, read_results
 
-from .faults_helpers import experiment, function_recipe, start_driver, stored_keys
+from .faults_helpers import experiment, function_recipe, start_driver, stored_keys, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_session")]
 
@@ -143,18 +143,26 @@ def test_sigint_then_resume(tmp_path, capsys):
 def test_ray_state_torn_or_from_another_moment_does_not_matter(tmp_path, capsys, damage):
     """Ray's two state files from different moments (an older searcher state beside a newer
     experiment state, and the other way round), or gone: resume reads the store, not them
-    (a state cut short is the same case as a missing one, and not run: CI time)."""
+    (a state cut short is the same case as a missing one, and not run: CI time). The copies
+    are taken when Ray has written its state, and the second once it has changed."""
     recipe = killable_recipe(tmp_path, "auto")
     ray_dir = tmp_path / "results" / "killed" / "ray"
     snapshots = tmp_path / "snapshots"
-    driver = start_driver(recipe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for moment in ("4.0", "8.0"):  # copy Ray's state at two moments, 4 s apart
-        time.sleep(4.0)
+    driver = start_driver(  # Ray writes its state every second, not every 10 s
+        recipe,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ | {"TUNE_GLOBAL_CHECKPOINT_S": "1"},
+    )
+    seen: list[str] = []
+    for moment in ("earlier", "later"):  # Ray's state at two moments it wrote, not the same
+        wait_until(lambda: _new_ray_state(ray_dir, seen) or driver.poll() is not None)
+        assert driver.poll() is None, "the run ended before Ray wrote its state twice"
         shutil.copytree(ray_dir, snapshots / moment, ignore=_trial_dirs, dirs_exist_ok=True)
     driver.send_signal(signal.SIGKILL)
     driver.wait(timeout=60)
     if damage == "spliced":
-        for old, new in (("4.0", "8.0"), ("8.0", "4.0")):
+        for old, new in (("earlier", "later"), ("later", "earlier")):
             for searcher in (snapshots / old).glob("search*"):
                 shutil.copy(searcher, ray_dir / searcher.name)
             for state in (snapshots / new).glob("experiment_state-*.json"):
@@ -179,6 +187,20 @@ def test_a_killed_run_on_s3_resumes_whole(tmp_path, capsys, s3_bucket):
 
 def experiment_on(storage: str) -> ExperimentLocation:
     return find_experiment(Storage.open(storage), "killed")
+
+
+def _new_ray_state(ray_dir: Path, seen: list[str]) -> bool:
+    """Whether Ray's experiment state is there and differs from every one in ``seen`` (then
+    it joins them)."""
+    states = sorted(ray_dir.glob("experiment_state-*.json"))
+    try:
+        text = states[-1].read_text() if states else ""
+    except FileNotFoundError:  # Ray replaced it between the glob and the read
+        return False
+    if not text or text in seen:
+        return False
+    seen.append(text)
+    return True
 
 
 def _trial_dirs(directory: str, names: list[str]) -> list[str]:
