@@ -8,9 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import ray
 import yaml
 
 from tunefw.cli.main import main
+from tunefw.running.rung_board import BOARD_NAME
 from tunefw.store import columns as col
 from tunefw.store.reader import final_rows, read_results
 
@@ -43,6 +45,11 @@ def outcomes(tmp_path: Path, name: str) -> dict[float, tuple[str, int]]:
     return {r["config.x"]: (r[col.STATUS], r[col.ITERATION]) for r in finals}
 
 
+def live_rung_boards() -> set[str]:
+    """The names of the rung-board actors alive on the session's Ray."""
+    return {name for name in ray.util.list_named_actors() if name.startswith(BOARD_NAME)}
+
+
 def test_lean_asha_stops_each_config_where_ray_tunes_asha_does(tmp_path):
     """One pack of 30 configs against 30 Ray Tune trials one at a time: same configs (the
     same seeded generator), same ASHA, hence the same decision for every config."""
@@ -60,7 +67,9 @@ def test_lean_asha_stops_each_config_where_ray_tunes_asha_does(tmp_path):
 
 def test_lean_stores_every_config_as_a_trial_with_each_result_once(tmp_path):
     recipe = curve_recipe(tmp_path, "packs", "lean: {configs_per_trial: 4}")
+    boards_before = live_rung_boards()
     assert main(["run", str(recipe)]) == 0
+    assert live_rung_boards() == boards_before, "the run's rung board ended with the run"
     location = experiment(tmp_path, "packs")
     table = read_results(location)
     finals = final_rows(table).to_pylist()

@@ -6,10 +6,11 @@ Pure: it builds objects and starts nothing, so it is tested without Ray running.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import ray
 from ray import tune
 from ray.tune import PlacementGroupFactory
 from ray.tune.schedulers import TrialScheduler
@@ -49,6 +50,10 @@ class CompiledExperiment:
     """Lean mode: starts the actor holding the rungs the packs share."""
     monitor: StudyMonitor | None = None
     """The recipe's stop rules, judging each finished trial."""
+    boards: list[Any] = field(default_factory=list)
+    """The rung boards started for this run: ``release`` ends them. ``tune.with_parameters``
+    keeps its arguments for the driver's lifetime, so a board left alone would outlive its
+    run in a notebook or any other driver that runs several."""
 
     def trainable(self, shared: SharedData | None) -> Any:
         """The trial function with its resources, the data put in the object store and, in
@@ -61,8 +66,14 @@ class CompiledExperiment:
             params["shared"] = shared
         if self.start_board is not None:
             params["board"] = self.start_board()
+            self.boards.append(params["board"])
         trial = tune.with_parameters(self.trial, **params) if params else self.trial
         return tune.with_resources(trial, self.resources)
+
+    def release(self) -> None:
+        """End the actors this run started (its trials have ended)."""
+        while self.boards:
+            ray.kill(self.boards.pop())
 
     def tuner(self, shared: SharedData | None) -> tune.Tuner:
         """A new ``Tuner`` for this experiment (needs a running Ray, as ``trainable`` does)."""

@@ -9,6 +9,7 @@ pack skips them.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,12 +112,17 @@ class RungBoard:
         return [c for c in config_ids if c in self._stored]
 
 
+BOARD_NAME = "tunefw-rung-board"
+
+
 def start_board(
     asha: Asha | None, metric: str, mode: str, replayed: Sequence[StoredTrial] = ()
 ) -> Any:
     """A new board, as an actor that holds no CPU (it answers in microseconds), its rungs
-    holding the ``replayed`` trials of a resumed run."""
-    board = ray.remote(RungBoard).options(num_cpus=0).remote(asha, metric, mode)
+    holding the ``replayed`` trials of a resumed run. Its name (``BOARD_NAME`` and a unique
+    suffix) tells what it is in Ray's dashboard and ``ray list actors``."""
+    name = f"{BOARD_NAME}-{uuid.uuid4().hex[:12]}"
+    board = ray.remote(RungBoard).options(num_cpus=0, name=name).remote(asha, metric, mode)
     if replayed:
         ray.get(board.replay.remote(list(replayed)))  # type: ignore[attr-defined]
     return board

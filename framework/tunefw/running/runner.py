@@ -239,6 +239,7 @@ def _execute(
             status = "interrupted"
             raise
         finally:
+            compiled.release()
             compiled.writer.close()
             ended = stamp(manifest, status, ended=True)
             if compiled.monitor is not None and compiled.monitor.verdict is not None:
