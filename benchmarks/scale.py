@@ -9,7 +9,7 @@ hand-tuned (``reuse_actors``, auto loggers off); tunefw runs in both modes, ordi
 - flatness: the mean time between trial completions over the last tenth of the trials divided
   by that over the first tenth (1,000 and 1,000 at full size).
 
-    python -m benchmarks.scale --quick     # 200 trials
+    python -m benchmarks.scale --quick     # 100 trials
     python -m benchmarks.scale             # 10,000 trials
 """
 
@@ -84,8 +84,8 @@ def measured(run: Any, trials: int) -> dict[str, float]:
 
 def main() -> None:
     args = arguments(__doc__ or "")
-    trials = 200 if args.quick else 10_000
-    per_pack = 10 if args.quick else LEAN_CONFIGS  # the first tenth must span several packs
+    trials = 100 if args.quick else 10_000
+    per_pack = 5 if args.quick else LEAN_CONFIGS  # the first tenth must span several packs
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
     start_embedded_ray(num_cpus=os.cpu_count())
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"

@@ -56,10 +56,10 @@ def test_the_overhead_benchmark_compares_tunefw_with_every_reference(tmp_path):
 
 def test_the_scale_benchmark_measures_memory_and_flatness_for_both(tmp_path):
     found = figures("benchmarks.scale", tmp_path)
-    assert found["trials"] == 200
+    assert found["trials"] == 100
     for run in ("tunefw", "tunefw-lean"):
         table = read_results(find_experiment(Storage.open(str(tmp_path / run)), "scale"))
-        assert final_rows(table).num_rows == table.num_rows == 200, "one report per trial"
+        assert final_rows(table).num_rows == table.num_rows == 100, "one report per trial"
         assert set(table.column(col.STATUS).to_pylist()) == {col.TERMINATED}
     for side in ("tunefw", "tunefw_lean", "raw"):
         assert found[f"{side}_trials_per_s"] > 0

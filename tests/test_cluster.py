@@ -299,10 +299,6 @@ def best_of(where: Path) -> tuple[float, float]:
 def test_trials_on_a_killed_worker_node_resume_elsewhere_and_nothing_is_lost(
     cluster, client, tmp_path
 ):
-    calm = tunefw("run", str(node_loss_recipe(tmp_path / "undisturbed")),
-                  "--address", cluster.address, env=client)  # fmt: skip
-    assert calm.returncode == 0, calm.stderr
-
     recipe = node_loss_recipe(tmp_path / "disturbed")
     driver = subprocess.Popen(
         ["tunefw", "run", str(recipe), "--address", cluster.address],
@@ -331,4 +327,5 @@ def test_trials_on_a_killed_worker_node_resume_elsewhere_and_nothing_is_lost(
         assert int(finals[x]["metric.restored_from"]) >= 3, (
             "from its last checkpoint, not from step 0"
         )
-    assert best_of(tmp_path / "disturbed") == best_of(tmp_path / "undisturbed") == (1 / 12, 0.3)
+    # The trainable's best, (x - 0.3)^2 + 1/step at x = 0.3 after 12 steps, as if undisturbed.
+    assert best_of(tmp_path / "disturbed") == (1 / 12, 0.3)
