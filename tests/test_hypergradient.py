@@ -182,7 +182,7 @@ def follow(trainable, data, split, start, settings, restored=None):
     return reports
 
 
-def test_hypergradient_descent_lands_on_the_grid_optimum_from_several_starts():
+def test_hypergradient_descent_lands_on_the_grid_optimum_from_either_side():
     data, split = regression_problem()
     trainable = LinearTrainable(LinearTrainable.Params(task="regression"))
 
@@ -197,7 +197,7 @@ def test_hypergradient_descent_lands_on_the_grid_optimum_from_several_starts():
     best = minimize_scalar(loss, bounds=bracket, method="bounded", options={"xatol": 0.01}).x
     assert math.log(1e-3) < best < math.log(10), "an interior optimum, away from the starts"
     settings = OuterSettings(steps=100, lr=0.5, decay=0.95, inner_steps=2)
-    for start in (1e-3, 1e-1, 10.0):
+    for start in (1e-3, 10.0):  # from below and from above the optimum, e^-0.8
         last = follow(trainable, data, split, start, settings)[-1][0]
         assert abs(math.log(last["tuned.l2"]) - best) < 0.05, (start, last["tuned.l2"])
 
