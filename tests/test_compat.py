@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 import optuna
 import pytest
-from ray.tune.schedulers import AsyncHyperBandScheduler
+from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from tunefw import compat
@@ -43,6 +43,13 @@ def test_asha_has_the_private_attributes_tunefw_reads_with_their_shapes():
     assert [milestone for milestone, _ in rungs] == [9, 3, 1]
     assert all(isinstance(recorded, dict) for _, recorded in rungs)
     assert "t0" in compat.ASHA_TRIAL_BRACKET.of(asha)
+
+
+def test_hyperband_has_its_brackets_and_their_halving():
+    scheduler = HyperBandScheduler(time_attr="training_iteration", max_t=9, reduction_factor=3)
+    bands = compat.HYPERBAND_BRACKETS.of(scheduler)
+    assert isinstance(bands, list) and all(isinstance(band, list) for band in bands)
+    assert callable(compat.HYPERBAND_HALVE.of(scheduler))
 
 
 def test_optuna_search_has_the_private_attributes_tunefw_reads():

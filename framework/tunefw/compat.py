@@ -120,6 +120,18 @@ ASHA_LIMITS = [
     )
     for name in ("_max_t", "_stop_last_trials", "_num_stopped")
 ]
+HYPERBAND_BRACKETS = PrivateAttribute(
+    "ray",
+    "ray.tune.schedulers:HyperBandScheduler",
+    "_hyperbands",
+    "a bracket left with paused trials and nothing running is halved again",
+)
+HYPERBAND_HALVE = PrivateAttribute(
+    "ray",
+    "ray.tune.schedulers:HyperBandScheduler",
+    "_process_bracket",
+    "halves such a bracket, or ends it at max_t, as Ray's BOHB already does",
+)
 BRACKET_RUNGS = PrivateAttribute(
     "ray",
     "ray.tune.schedulers.async_hyperband:_Bracket",

@@ -22,6 +22,7 @@ from ray.tune.schedulers import (
     TrialScheduler,
 )
 
+from tunefw import compat
 from tunefw.prepare.pareto_asha import ParetoASHA
 from tunefw.prepare.rung_replay import ReplaysStoredResults
 from tunefw.recipe.objective import Objective
@@ -103,7 +104,29 @@ class RecordingParetoASHA(
     rungs_class = ParetoASHA
 
 
-class RecordingHyperBand(_RecordsEarlyStops, HyperBandScheduler):
+class _HalvesStalledBrackets(HyperBandScheduler):
+    """Ray 2.60's HyperBand halves a bracket when a trial reports at its rung, or leaves it
+    while the bracket is neither finished nor marked busy (marked at its first halving and
+    never cleared). A trial whose last result comes with its end (its function returned) is
+    a leave, so a bracket whose last running trial ended that way was never halved, nor
+    ended at ``max_t``, and its paused trials waited forever: a run that hung. Ray's BOHB
+    halves its brackets with paused trials again once no trial runs; so does this."""
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
+        chosen = super().choose_trial_to_run(tune_controller)
+        if chosen is not None or any(
+            t.status == Trial.RUNNING for t in tune_controller.get_trials()
+        ):
+            return chosen
+        bands = compat.HYPERBAND_BRACKETS.of(self)
+        for bracket in (b for band in bands for b in band if b is not None):
+            statuses = {t.status for t in bracket.current_trials()}
+            if Trial.PAUSED in statuses and not statuses & {Trial.RUNNING, Trial.PENDING}:
+                compat.HYPERBAND_HALVE.of(self)(tune_controller, bracket)
+        return super().choose_trial_to_run(tune_controller)
+
+
+class RecordingHyperBand(_RecordsEarlyStops, _HalvesStalledBrackets):
     pass
 
 
