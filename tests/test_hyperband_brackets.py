@@ -24,8 +24,8 @@ class Controller:
         self.scheduler: Any = None
         self.trials: list[Trial] = []
 
-    def get_trials(self) -> list[Trial]:
-        return self.trials
+    def get_live_trials(self) -> set[Trial]:
+        return {t for t in self.trials if t.status != Trial.TERMINATED}
 
     def stop_trial(self, trial: Trial) -> None:
         trial.set_status(Trial.TERMINATED)

@@ -114,14 +114,13 @@ class _HalvesStalledBrackets(HyperBandScheduler):
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         chosen = super().choose_trial_to_run(tune_controller)
-        if chosen is not None or any(
-            t.status == Trial.RUNNING for t in tune_controller.get_trials()
-        ):
+        live = tune_controller.get_live_trials()  # not every trial: this runs each step
+        if chosen is not None or any(t.status == Trial.RUNNING for t in live):
             return chosen
         bands = compat.HYPERBAND_BRACKETS.of(self)
         for bracket in (b for band in bands for b in band if b is not None):
             statuses = {t.status for t in bracket.current_trials()}
-            if Trial.PAUSED in statuses and not statuses & {Trial.RUNNING, Trial.PENDING}:
+            if Trial.PAUSED in statuses and Trial.PENDING not in statuses:
                 compat.HYPERBAND_HALVE.of(self)(tune_controller, bracket)
         return super().choose_trial_to_run(tune_controller)
 
