@@ -132,6 +132,7 @@ def test_a_refused_write_is_one_line_and_earlier_parts_stay_readable(tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: storage: cannot write ")
     assert err[-1].endswith("Not a directory")
+    assert load_manifest(experiment(tmp_path, "full-disk"))["status"] == "failed"
     parts = list(kept.glob("part-*.parquet"))
     assert parts and all(p.stat().st_size > 0 for p in parts)
     assert sum(pq.read_table(p).num_rows for p in parts) >= 1

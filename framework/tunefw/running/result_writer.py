@@ -85,6 +85,8 @@ class ResultWriter(TrialEvents):
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.parts_written = 0
+        self.refused = False
+        """The storage refused a write: the run ends, and this writer writes nothing more."""
         self.unfinished = 0
         """Trials still running when the writer was closed: the run was interrupted."""
         self._buffer: list[dict[str, Any]] = []
@@ -177,16 +179,18 @@ class ResultWriter(TrialEvents):
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered rows as one new part."""
+        """Write the buffered rows as one new part; nothing once the storage has refused one
+        (each further try would wait out the storage's retries, and the run is ending)."""
         self._last_flush = time.monotonic()
-        if not self._buffer:
+        if not self._buffer or self.refused:
             return
         table = self._table(self._buffer)
         name = f"part-{self._token}-{self.parts_written:06d}.parquet"
         path = f"{self.location.results_dir}/{name}"
         try:
             write_atomic(self.location.storage, path, lambda out: pq.write_table(table, out))
-        except OSError as exc:  # kept in the buffer; the guard ends the run
+        except OSError as exc:  # the guard ends the run; resume runs these rows' trials again
+            self.refused = True
             self.guard.abort(StoreError(f"storage: cannot write {path}: {reason(exc)}"))
             return
         self.parts_written += 1

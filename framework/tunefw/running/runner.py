@@ -30,7 +30,7 @@ from tunefw.running.stopping.monitor import StudyMonitor
 from tunefw.store import columns as col
 from tunefw.store.compaction import compact
 from tunefw.store.history import StoredTrial, read_history
-from tunefw.store.layout import ExperimentLocation, prepare, remove
+from tunefw.store.layout import ExperimentLocation, prepare, reason, remove
 from tunefw.store.manifest import Manifest, load_manifest, stamp, write_manifest
 from tunefw.store.ranking import BestTrial, best_trial
 from tunefw.store.reader import final_rows, read_results
@@ -227,7 +227,12 @@ def _execute(
                     limit_pending_trials(compiled.resources.required_resources),
                     noticing_interrupts() as ray_interrupted,
                 ):
-                    tuner.fit()
+                    try:
+                        tuner.fit()
+                    except OSError as exc:  # Ray Tune reading its own state back from storage
+                        compiled.guard.abort(
+                            StoreError(f"storage: cannot read {location.shown}: {reason(exc)}")
+                        )
                     interrupted = ray_interrupted()
             compiled.writer.close()
             status = _status(compiled, interrupted)
@@ -244,7 +249,11 @@ def _execute(
             ended = stamp(manifest, status, ended=True)
             if compiled.monitor is not None and compiled.monitor.verdict is not None:
                 ended["stopped_by"] = dataclasses.asdict(compiled.monitor.verdict)
-            write_manifest(location, ended)
+            try:
+                write_manifest(location, ended)
+            except StoreError:
+                if not compiled.writer.refused:
+                    raise  # else the refused write, raised below, is the cause to report
     if compiled.guard.error:
         raise compiled.guard.error
     planned = total_trials(prepared.plan)
