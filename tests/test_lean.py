@@ -172,7 +172,7 @@ def test_a_model_based_search_is_told_every_config(tmp_path):
         ),
         (
             {"lean": {"configs_per_trial": 4}, "loggers": [{"type": "tensorboard"}]},
-            "lean: loggers see Ray Tune trials",
+            "lean: loggers[0]: tensorboard sees Ray Tune trials",
         ),
         ({"lean": {"configs_per_trial": 1}}, "lean.configs_per_trial"),
         ({"lean": {"configs_per_trial": 4, "per_pack": 4}}, "lean.per_pack"),

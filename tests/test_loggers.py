@@ -117,9 +117,13 @@ def test_wandb_offline_keeps_a_run_per_trial_under_the_experiment(
 @pytest.mark.parametrize(
     ("loggers", "message"),
     [
-        ("[{type: comet}]", "loggers[0]: type must be one of tensorboard, mlflow, wandb"),
+        (
+            "[{type: comet}]",
+            "loggers[0]: type must be one of tensorboard, mlflow, wandb, optuna_journal",
+        ),
         ("[{type: mlflow, tracking_url: x}]", "loggers[0].tracking_url: unknown field"),
         ("[{type: wandb, mode: later}]", "loggers[0].mode: Input should be 'online', 'offline'"),
+        ("[{type: optuna_journal, file: j.log}]", "loggers[0].file: unknown field"),
     ],
 )
 def test_a_bad_loggers_section_is_one_line(tmp_path, capsys, loggers, message):

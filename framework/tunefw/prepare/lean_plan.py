@@ -30,11 +30,13 @@ def check_lean(recipe: Recipe) -> None:
             "lean: the packs' shared rungs rank configs by one metric; lean mode with several "
             "objectives runs with scheduler.type: none"
         )
-    if recipe.loggers:
-        raise RecipeError(
-            "lean: loggers see Ray Tune trials, which in lean mode are packs of configs; "
-            "drop loggers, or lean (tunefw report and tunefw export read every config)"
-        )
+    for i, logger in enumerate(recipe.loggers):
+        if not logger.per_stored_trial:
+            raise RecipeError(
+                f"lean: loggers[{i}]: {logger.type} sees Ray Tune trials, which in lean mode "
+                "are packs of configs; drop it, or lean (tunefw report and tunefw export read "
+                "every config; the optuna_journal logger writes each config)"
+            )
 
 
 def pack_plan(plan: SearchPlan, settings: SearchSettings, per_pack: int) -> SearchPlan:

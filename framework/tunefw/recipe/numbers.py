@@ -38,6 +38,14 @@ def check_finite(value: float) -> float:
     return value
 
 
+def finite_or_none(value: Any) -> float | None:
+    """A reported ``value`` as a finite float; None if missing, NaN, infinite, a boolean or
+    not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def _finite_number(value: Any) -> Any:
     """Before the bounds are compared: NaN fails ``gt=0`` with a misleading message."""
     refuse_bool(value)

@@ -14,60 +14,29 @@ constraint violations as Optuna's named constraints.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
+from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from tunefw.errors import StoreError
-from tunefw.recipe.space import Constant, IntRange, Options, ParamSpec
+from tunefw.recipe.space import Constant
+from tunefw.report.optuna_terms import STATES, TRIAL_ID_ATTR, distribution, new_study
 from tunefw.report.trials import StoredExperiment, Trial
-from tunefw.store import columns as col
 from tunefw.store.layout import reason
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" on stderr
-
-TRIAL_ID_ATTR = "tunefw_trial_id"
-DIRECTIONS = {"max": StudyDirection.MAXIMIZE, "min": StudyDirection.MINIMIZE}
-STATES = {
-    col.TERMINATED: TrialState.COMPLETE,
-    col.STOPPED_EARLY: TrialState.PRUNED,
-    col.ERRORED: TrialState.FAIL,
-    col.RUNNING: TrialState.RUNNING,
-}
 
 
 def distributions(experiment: StoredExperiment) -> dict[str, BaseDistribution]:
     """Each sampled parameter's distribution, widened to hold every stored value."""
     return {
-        name: _distribution(spec, [t.config[name] for t in experiment.trials if name in t.config])
+        name: distribution(spec, [t.config[name] for t in experiment.trials if name in t.config])
         for name, spec in experiment.space.items()
         if not isinstance(spec, Constant)
     }
-
-
-def _distribution(spec: ParamSpec, seen: list[Any]) -> BaseDistribution:
-    outside = list(dict.fromkeys(v for v in seen if not spec.contains(v)))
-    if isinstance(spec, Options):
-        return CategoricalDistribution([*spec.values, *outside])
-    assert not isinstance(spec, Constant)
-    low, high = min([spec.bounds[0], *outside]), max([spec.bounds[1], *outside])
-    if isinstance(spec, IntRange):
-        return IntDistribution(int(low), int(high), log=spec.log, step=1 if outside else spec.step)
-    step = None if outside else getattr(spec, "step", None)
-    return FloatDistribution(low, high, log=spec.log, step=step)
 
 
 def frozen_trials(experiment: StoredExperiment) -> list[FrozenTrial]:
@@ -112,14 +81,7 @@ def create_study(
 ) -> optuna.Study:
     """A study named after the experiment, with its directions and metric names, holding
     ``trials``."""
-    study = optuna.create_study(
-        storage=storage,
-        study_name=experiment.name,
-        directions=[DIRECTIONS[mode] for mode in experiment.objective.targets.values()],
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(list(experiment.objective.targets))
+    study = new_study(storage, experiment.name, experiment.objective)
     study.add_trials(trials)
     return study
 

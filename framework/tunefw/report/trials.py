@@ -8,7 +8,6 @@ the recipe's, plus the regularizers' hyperparameters.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ import pyarrow as pa
 
 from tunefw.errors import StoreError
 from tunefw.plugin_api.resolve import resolve
+from tunefw.recipe.numbers import finite_or_none
 from tunefw.recipe.objective import Objective
 from tunefw.recipe.space import Constant, ParamSpec
 from tunefw.running.manifests import recipe_of
@@ -121,17 +121,10 @@ def _curves(rows: pa.Table, column: str) -> dict[str, dict[int, float]]:
         strict=True,
     )
     for trial_id, iteration, value in sorted(triples, key=lambda t: (t[0], t[1])):
-        number = _number(value)
+        number = finite_or_none(value)
         if number is not None:
             curves.setdefault(trial_id, {})[iteration] = number
     return curves
-
-
-def _number(value: Any) -> float | None:
-    """``value`` as a finite float, or None (missing, NaN, not a number)."""
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 def _trial(
@@ -144,10 +137,11 @@ def _trial(
         status=row[col.STATUS],
         iteration=row[col.ITERATION],
         config={k: v for k, v in config_of(row).items() if k in sampled and v is not None},
-        values=tuple(_number(row.get(metric + m)) for m in objective.targets),
+        values=tuple(finite_or_none(row.get(metric + m)) for m in objective.targets),
         curve=curve,
         constraints={
-            str(c): c.violation(_number(row.get(metric + c.metric))) for c in objective.constraints
+            str(c): c.violation(finite_or_none(row.get(metric + c.metric)))
+            for c in objective.constraints
         },
         started=ended - timedelta(seconds=row[col.TRIAL_TIME] or 0.0),
         ended=ended,

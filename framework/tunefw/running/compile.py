@@ -23,6 +23,7 @@ from tunefw.prepare.data import SharedData
 from tunefw.prepare.pack_searcher import PackSearcher
 from tunefw.prepare.rung_replay import ReplaysStoredResults
 from tunefw.prepare.schedulers import build_scheduler
+from tunefw.recipe.logger_sections import LoggedRun
 from tunefw.recipe.scheduler_sections import Asha, NoScheduler
 from tunefw.recipe.schema import Recipe
 from tunefw.running.guards import RunGuard
@@ -152,7 +153,9 @@ def compile_experiment(
             writer,
             guard,
             *gates,
-            *logger_callbacks(recipe.loggers, location),
+            *logger_callbacks(
+                recipe.loggers, LoggedRun(location, plugins.space, recipe.objective, stopped_early)
+            ),
             *callbacks,
         ],
         stop=guard,

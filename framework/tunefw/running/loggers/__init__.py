@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from ray.tune import Callback
 
 from tunefw.errors import RecipeError
-from tunefw.recipe.logger_sections import LoggerSection
-from tunefw.store.layout import ExperimentLocation
+from tunefw.recipe.logger_sections import LoggedRun, LoggerSection
 
 
 def check_installed(loggers: Sequence[LoggerSection]) -> None:
@@ -29,10 +28,8 @@ def check_installed(loggers: Sequence[LoggerSection]) -> None:
             )
 
 
-def logger_callbacks(
-    loggers: Sequence[LoggerSection], location: ExperimentLocation
-) -> list[Callback]:
+def logger_callbacks(loggers: Sequence[LoggerSection], run: LoggedRun) -> list[Callback]:
     """Ray Tune's callback for each logger. A logger whose package is missing, or that cannot
     start when the run does, is a one-line ``RecipeError`` naming its entry."""
     check_installed(loggers)
-    return [logger.callback(location, f"loggers[{i}]") for i, logger in enumerate(loggers)]
+    return [logger.callback(run, f"loggers[{i}]") for i, logger in enumerate(loggers)]

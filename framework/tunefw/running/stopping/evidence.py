@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tunefw.recipe.numbers import finite_or_none
 from tunefw.recipe.objective import Objective
 
 
@@ -36,12 +37,6 @@ def fold_noise(scores: Sequence[float]) -> float | None:
     return math.sqrt((1 / k + 1 / (k - 1)) * statistics.pvariance(scores))
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 @dataclass(frozen=True)
 class FinishedTrial:
     trial_id: str
@@ -54,7 +49,7 @@ class FinishedTrial:
     """The primary metric after each iteration."""
 
     def value(self, metric: str) -> float | None:
-        return _number(self.metrics.get(metric))
+        return finite_or_none(self.metrics.get(metric))
 
 
 @dataclass
@@ -113,7 +108,7 @@ def finished_trial(
     metric: str,
 ) -> FinishedTrial:
     """A finished trial from its results in order (the last is its final one)."""
-    means = [v for r in results if (v := _number(r.get(metric))) is not None]
+    means = [v for r in results if (v := finite_or_none(r.get(metric))) is not None]
     return FinishedTrial(
         trial_id, dict(config), dict(results[-1]) if results else {}, completed, means
     )
