@@ -6,11 +6,13 @@ process, as a user's would. The node-failure test kills a worker node, so it run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -36,14 +38,24 @@ def tunefw(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.
     )
 
 
+DEFAULT_AGENT_PORT = 52365  # `ray start --dashboard-agent-listen-port`'s default
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalCluster]:
+    """A 3-node local cluster, started while another Ray holds the port ``ray start`` gives
+    every node's agent by default (jobs are submitted to the head's agent)."""
     directory = tmp_path_factory.mktemp("local-cluster")
-    started = tunefw(
-        "cluster", "local", "up", "--workers", "2", "--cpus-per-worker", "2",
-        "--gpus-per-worker", "1", "--resources", '{"tunefw_worker": 1}', "--dir", str(directory),
-        env=env_with({}),
-    )  # fmt: skip
+    with contextlib.ExitStack() as held:
+        taken = held.enter_context(socket.socket())
+        with contextlib.suppress(OSError):  # already held: by another Ray on this machine
+            taken.bind(("127.0.0.1", DEFAULT_AGENT_PORT))
+            taken.listen()
+        started = tunefw(
+            "cluster", "local", "up", "--workers", "2", "--cpus-per-worker", "2",
+            "--gpus-per-worker", "1", "--resources", '{"tunefw_worker": 1}', "--dir",
+            str(directory), env=env_with({}),
+        )  # fmt: skip
     assert started.returncode == 0, started.stderr
     up = local.load(directory)
     assert up is not None

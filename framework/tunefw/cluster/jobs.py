@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,12 @@ def connect(address: str) -> JobSubmissionClient:
         raise TunefwError(f"--address {address}: {last_line(exc)}") from None
 
 
+AGENT_WAIT_S = 60.0
+"""How long a submission waits for a job agent: a node's agent starts seconds after it joins."""
+NO_AGENT = "No available agent to submit job"
+"""What Ray answers (HTTP 500) until then."""
+
+
 def submit(client: JobSubmissionClient, submission: Submission) -> str:
     """Submit the run; returns its submission id."""
     if not submission.recipe.resolve().is_relative_to(submission.working_dir.resolve()):
@@ -67,13 +74,18 @@ def submit(client: JobSubmissionClient, submission: Submission) -> str:
         )
     runtime_env = {"working_dir": str(submission.working_dir), "excludes": EXCLUDES}
     metadata = {"tunefw_experiment": submission.name, "tunefw_storage": submission.storage}
-    try:
-        job_id: str = client.submit_job(
-            entrypoint=submission.entrypoint(), runtime_env=runtime_env, metadata=metadata
-        )
-    except Exception as exc:
-        raise TunefwError(f"submit: {last_line(exc)}") from None
-    return job_id
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            job_id: str = client.submit_job(
+                entrypoint=submission.entrypoint(), runtime_env=runtime_env, metadata=metadata
+            )
+        except Exception as exc:
+            if NO_AGENT in str(exc) and time.monotonic() < deadline:
+                time.sleep(1.0)  # a cluster just started: its job agents are still starting
+                continue
+            raise TunefwError(f"submit: {last_line(exc)}") from None
+        return job_id
 
 
 def jobs(client: JobSubmissionClient) -> list[JobDetails]:

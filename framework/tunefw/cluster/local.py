@@ -292,6 +292,9 @@ def _start(
         f"--resources={json.dumps(dict(resources))}",
         f"--object-store-memory={object_store_bytes}",
         f"--labels={NODE_LABEL}={name}",
+        # `ray start` would take 52365 on every node: the head's agent, the one jobs are
+        # submitted to, would lose it to any other Ray on this machine, and then every job
+        f"--dashboard-agent-listen-port={_free_port()}",
         *flags,
     ]
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
