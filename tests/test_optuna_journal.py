@@ -4,6 +4,7 @@ fails warns once and the run goes on; ``optuna-dashboard`` shows the study growi
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import sys
@@ -110,7 +111,10 @@ def test_in_lean_mode_each_config_is_a_trial_of_the_journal(tmp_path):
     same_trials(live, exported(tmp_path, "lean"))
 
 
-def test_a_journal_that_cannot_be_written_warns_once_and_the_run_goes_on(tmp_path, capsys):
+def test_a_journal_that_cannot_be_written_warns_once_and_the_run_goes_on(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(logging.getLogger(), "level", logging.ERROR)  # shown all the same
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the journal's folder would be")
     recipe = curve_recipe(tmp_path, "unlogged")

@@ -97,12 +97,18 @@ class _WarningLines(logging.Handler):
 
 @contextmanager
 def _warnings_shown(console: Console) -> Iterator[None]:
+    """Show tunefw's warnings while a command runs, whatever level the root logger has (a
+    library or the user's own logging set-up may raise it): a skipped damaged part, a logger
+    that stopped, must not pass unseen."""
     logger = logging.getLogger("tunefw")
     handler = _WarningLines(console)
+    level = logger.level
     logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
+        logger.setLevel(level)
         logger.removeHandler(handler)
 
 
