@@ -31,6 +31,8 @@ BUILT_IN = {
     ("trainable", "sklearn"): {ReportsOncePerSplit},
     ("trainable", "linear"): {Resumable, Differentiable},
     ("trainable", "torch"): {Resumable, Differentiable},
+    ("trainable", "lightning"): {Resumable},
+    ("trainable", "transformers"): {Resumable},
 }
 PLUGIN_CAPABILITIES = {
     ChecksTrainable,

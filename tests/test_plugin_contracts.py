@@ -20,9 +20,10 @@ from tunefw.plugin_api.protocols import Dataset, SearchSettings, Split
 from tunefw.plugin_api.torch_target import TorchTarget
 from tunefw.recipe.space import ParamSpec
 from tunefw.testing import contracts
+from tunefw_plugins.data.table import load_texts
 from tunefw_plugins.trainables.torch_models import SmallCNN
 
-from .conftest import DATA
+from .conftest import DATA, REPO
 
 PARAM = TypeAdapter(ParamSpec)
 SPACE = {
@@ -90,18 +91,18 @@ REGULARIZER_EXAMPLES: dict[str, tuple[dict[str, Any], Any]] = {
 }
 
 
-def _splits() -> list[Split]:
-    folds = StratifiedKFold(3, shuffle=True, random_state=0).split(IRIS.X, IRIS.y)
-    return [Split(train=a, valid=b) for a, b in folds]
-
-
-def _context(config: dict[str, Any], metric: str):
+def _context(config: dict[str, Any], metric: str, data: Dataset = IRIS):
     def make(reporter):
+        folds = StratifiedKFold(3, shuffle=True, random_state=0).split(data.X, data.y)
+        splits = [Split(train=a, valid=b) for a, b in folds]
         return TrialContext(
-            config=config, metric=metric, reporter=reporter, data=IRIS, splits=_splits(), seed=0
+            config=config, metric=metric, reporter=reporter, data=data, splits=splits, seed=0
         )
 
     return make
+
+
+TOPICS = load_texts(str(REPO / "recipes" / "data" / "topics.csv"), "text", "topic")
 
 
 TRAINABLE_EXAMPLES: dict[str, tuple[dict[str, Any], Any]] = {
@@ -120,6 +121,30 @@ TRAINABLE_EXAMPLES: dict[str, tuple[dict[str, Any], Any]] = {
     "linear": (
         {"task": "classification", "epochs": 3},
         _context({"l2": 0.1}, "accuracy"),
+    ),
+    "lightning": (  # checkpoints every epoch: the contract resumes it from its first
+        {
+            "module": "lightning_digits:DigitsClassifier",
+            "datamodule": "lightning_digits:DigitsData",
+            "max_epochs": 3,
+            "checkpoint_every": 1,
+        },
+        _context({"hidden": 16, "batch_size": 128}, "val_accuracy"),
+    ),
+    "transformers": (  # a tiny BERT on the topics texts, checkpointed every epoch
+        {
+            "model_params": {
+                "hidden_size": 16,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 1,
+                "intermediate_size": 32,
+            },
+            "vocab_size": 200,
+            "max_length": 12,
+            "epochs": 3,
+            "checkpoint_every": 1,
+        },
+        _context({"learning_rate": 1e-3}, "accuracy", TOPICS),
     ),
 }
 
@@ -194,6 +219,7 @@ def test_penalties_reach_sklearn_and_torch():
 @pytest.mark.parametrize("name", sorted(TRAINABLE_EXAMPLES))
 def test_trainable_contract(name, monkeypatch):
     monkeypatch.syspath_prepend(str(DATA))
+    monkeypatch.syspath_prepend(str(REPO / "recipes"))  # the lightning recipe's module
     params, make_context = TRAINABLE_EXAMPLES[name]
     reports = contracts.check_trainable(registry.load("trainable", name), params, make_context)
     assert len(reports) == 3  # three folds for sklearn, steps for the function, epochs otherwise

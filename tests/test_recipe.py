@@ -91,7 +91,7 @@ def test_unknown_nested_field(recipe_file, capsys):
             "bayesian, cmaes, grid, hypergradient, nsga2, qmc, random",
         ),
         ("validation.strategy=bootstrap", "validation.strategy", "holdout, kfold"),
-        ("trainable.kind=keras", "trainable.kind", "function, linear, sklearn"),
+        ("trainable.kind=keras", "trainable.kind", "function, lightning, linear, sklearn"),
         ("regularization=[{name: l3}]", "regularization[0].name", "l2"),
     ],
 )

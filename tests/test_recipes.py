@@ -29,6 +29,8 @@ TINY = {
     "svm_bayesian_conditional": ["search.num_samples=3"],
     "pareto_accuracy_vs_fit_time": ["search.num_samples=3"],
     "ridge_hypergrad": ["search.num_samples=2", "search.params.steps=3"],
+    "lightning_digits": ["search.num_samples=2", "trainable.max_epochs=2"],
+    "text_topics_transformer": ["search.num_samples=2", "trainable.epochs=2"],
     "digits_mlp_hypergrad": ["search.num_samples=2", "search.params.steps=2",
                              "search.params.inner_steps=2"],
 }  # fmt: skip

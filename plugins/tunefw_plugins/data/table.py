@@ -103,3 +103,13 @@ def load_table(
             )
         columns.append(values.astype(np.float64))
     return Dataset(X=np.column_stack(columns), y=y, groups=group_values)
+
+
+def load_texts(path: str, text: str, target: str, groups: str | None = None) -> Dataset:
+    """A table's ``text`` column as raw strings, for a trainable that tokenizes them itself
+    (``transformers``); ``load_table`` with ``text`` gives TF-IDF features instead."""
+    table = read_table(path)
+    y = encode_labels(_column(table, target, "data.params.target", path))
+    group_values = None if groups is None else _column(table, groups, "data.params.groups", path)
+    texts = _column(table, text, "data.params.text", path).astype(str)
+    return Dataset(X=texts, y=y, groups=group_values)
