@@ -59,7 +59,8 @@ def stored_experiments(ray_session: None, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    """The one Ray instance of the test session: embedded, 2 CPUs, on 127.0.0.1.
+    """The one Ray instance of the test session (of each xdist worker): embedded, 2 CPUs, on
+    127.0.0.1.
 
     Workers' output is not forwarded to this process: Ray forwards it asynchronously, so a
     worker stopped at the end of one test could print into the stderr a later test captures.
