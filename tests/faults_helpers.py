@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -88,3 +89,15 @@ def running_trial_pids() -> list[int]:
             if cmdline.startswith(b"ray::ImplicitFunc"):
                 pids.append(int(entry.name))
     return pids
+
+
+def validate_without(package: str, recipe: Path) -> subprocess.CompletedProcess[str]:
+    """``tunefw validate recipe`` in a process where ``import package`` fails, as where it is
+    not installed."""
+    blocked = (
+        f"import sys; sys.modules[{package!r}] = None; from tunefw.cli.main import main; "
+        f"sys.exit(main(['validate', {str(recipe)!r}]))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, cwd=recipe.parents[1]
+    )

@@ -4,8 +4,6 @@ logs each epoch; its one-line refusals."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -16,6 +14,7 @@ from tunefw.store.layout import Storage, find_experiment
 from tunefw.store.reader import final_rows, read_results
 
 from .conftest import REPO
+from .faults_helpers import validate_without
 
 RECIPE = REPO / "recipes" / "lightning_digits.yaml"
 
@@ -63,11 +62,7 @@ def test_a_wrong_lightning_recipe_is_one_line(override, message, capsys):
 
 
 def test_without_lightning_installed_the_recipe_is_one_line_with_the_pip_command():
-    blocked = (  # a process where ``import lightning`` fails, as where it is not installed
-        "import sys; sys.modules['lightning'] = None; from tunefw.cli.main import main; "
-        f"sys.exit(main(['validate', {str(RECIPE)!r}]))"
-    )
-    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    done = validate_without("lightning", RECIPE)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == (
         "error: trainable.kind: lightning needs the lightning package: "

@@ -4,8 +4,6 @@ Ray with ASHA on each evaluation; its one-line refusals."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -16,6 +14,7 @@ from tunefw.store.layout import Storage, find_experiment
 from tunefw.store.reader import final_rows, read_results
 
 from .conftest import REPO
+from .faults_helpers import validate_without
 
 RECIPE = REPO / "recipes" / "text_topics_transformer.yaml"
 
@@ -57,11 +56,7 @@ def test_a_wrong_transformers_recipe_is_one_line(override, message, capsys, monk
 
 
 def test_without_transformers_installed_the_recipe_is_one_line_with_the_pip_command():
-    blocked = (  # a process where ``import transformers`` fails, as where it is not installed
-        "import sys; sys.modules['transformers'] = None; from tunefw.cli.main import main; "
-        f"sys.exit(main(['validate', {str(RECIPE)!r}]))"
-    )
-    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, cwd=REPO)
+    done = validate_without("transformers", RECIPE)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == (
         "error: trainable.kind: transformers needs the transformers, tokenizers and accelerate "

@@ -31,6 +31,7 @@ from tunefw.plugin_api.protocols import Regularizer
 from tunefw.recipe.numbers import Int
 from tunefw.recipe.objective import check_reported
 from tunefw.recipe.space import ParamSpec
+from tunefw_plugins.trainables.epoch_checkpoints import CheckpointEvery, checkpoint_wanted
 
 INSTALL = "pip install 'tunefw[lightning]'"
 TRAINER_KEYS = ("max_epochs", "gradient_clip_val", "accumulate_grad_batches")
@@ -56,12 +57,7 @@ class LightningParams(BaseModel):
         description="More Trainer arguments, e.g. {precision: bf16-mixed}. Progress bars, "
         "Lightning's loggers and its checkpoint callback are off unless given here.",
     )
-    checkpoint_every: Int | None = Field(
-        None,
-        ge=1,
-        description="Checkpoint every N epochs (and the last). Left out: every epoch under a "
-        "scheduler that pauses trials, else at most every 30 s of training (and the last).",
-    )
+    checkpoint_every: CheckpointEvery = None
     metrics: list[str] | None = Field(
         None,
         description="The metrics the module logs, so a wrong objective fails before running.",
@@ -154,8 +150,8 @@ class LightningReports:
                 metrics[name] = float(value)
         if self.first > 1:
             metrics["resumed_from_epoch"] = self.first - 1
-        due = self.ctx.checkpoint_due() if self.every is None else epoch % self.every == 0
-        state = self._checkpoint(trainer, epoch) if due or epoch == self.max_epochs else None
+        wanted = checkpoint_wanted(self.ctx, self.every, epoch, self.max_epochs)
+        state = self._checkpoint(trainer, epoch) if wanted else None
         self.ctx.report(metrics, state=state)
 
     def _checkpoint(self, trainer: Any, epoch: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from torch import nn
 
 from tunefw.plugin_api.context import TrialContext
 from tunefw.plugin_api.torch_target import TorchTarget
+from tunefw_plugins.trainables.epoch_checkpoints import checkpoint_wanted
 from tunefw_plugins.trainables.torch_augment import shift_images
 
 
@@ -108,11 +109,9 @@ class EpochReports:
         if self.first > 1:
             metrics["resumed_from_epoch"] = self.first - 1
         reason = self.watch.update(metrics[self.ctx.metric], epoch)
-        last = epoch == self.epochs or reason is not None
         if reason:
             metrics["stopped_reason"] = reason
-        due = self.ctx.checkpoint_due() if self.every is None else epoch % self.every == 0
-        save = last or due
+        save = reason is not None or checkpoint_wanted(self.ctx, self.every, epoch, self.epochs)
         self.ctx.report(metrics, state=state() if save else None)
         return reason is not None
 

@@ -39,6 +39,7 @@ from tunefw.plugin_api.torch_target import TorchTarget
 from tunefw.recipe.numbers import FiniteFloat, Int
 from tunefw.recipe.objective import check_reported
 from tunefw.recipe.space import ParamSpec
+from tunefw_plugins.trainables.epoch_checkpoints import CheckpointEvery
 from tunefw_plugins.trainables.torch_bilevel import differentiable_keys, torch_problem
 from tunefw_plugins.trainables.torch_data_parallel import DataParallelJob, train_data_parallel
 from tunefw_plugins.trainables.torch_loop import EpochReports, Epochs, make_optimizer
@@ -58,12 +59,7 @@ class TorchParams(BaseModel):
     momentum: FiniteFloat = Field(0.9, ge=0, lt=1, description="For sgd.")
     batch_size: Int = Field(64, ge=1)
     epochs: Int = Field(10, ge=1)
-    checkpoint_every: Int | None = Field(
-        None,
-        ge=1,
-        description="Checkpoint every N epochs (and the last). Left out: every epoch under a "
-        "scheduler that pauses trials, else at most every 30 s of training (and the last).",
-    )
+    checkpoint_every: CheckpointEvery = None
     amp: bool = Field(False, description="Mixed precision (bfloat16 autocast) on a GPU.")
     standardize: bool = Field(
         False, description="Scale features by the training rows' mean and standard deviation."

@@ -31,6 +31,7 @@ from tunefw.plugin_api.protocols import Regularizer
 from tunefw.recipe.numbers import Int
 from tunefw.recipe.objective import check_reported
 from tunefw.recipe.space import ParamSpec
+from tunefw_plugins.trainables.epoch_checkpoints import CheckpointEvery, checkpoint_wanted
 
 INSTALL = "pip install 'tunefw[transformers]'"
 METRICS = ("accuracy", "loss", "epoch")
@@ -63,12 +64,7 @@ class TransformersParams(BaseModel):
         default_factory=dict,
         description="More TrainingArguments fields, e.g. {learning_rate: 1.0e-3}.",
     )
-    checkpoint_every: Int | None = Field(
-        None,
-        ge=1,
-        description="Checkpoint every N epochs (and the last). Left out: every epoch under a "
-        "scheduler that pauses trials, else at most every 30 s of training (and the last).",
-    )
+    checkpoint_every: CheckpointEvery = None
 
 
 class TransformersTrainable(Resumable, ReportsEpochs):
@@ -184,8 +180,7 @@ class EvaluationReports:
         self._metrics["epoch"] = epoch
         if self.first > 1:
             self._metrics["resumed_from_epoch"] = self.first - 1
-        due = self.ctx.checkpoint_due() if self.every is None else epoch % self.every == 0
-        return due or epoch == self.epochs
+        return checkpoint_wanted(self.ctx, self.every, epoch, self.epochs)
 
     def report(self, checkpoint: Path | None) -> None:
         state = None
