@@ -293,8 +293,9 @@ def _start(
         f"--object-store-memory={object_store_bytes}",
         f"--labels={NODE_LABEL}={name}",
         # `ray start` would take 52365 on every node: the head's agent, the one jobs are
-        # submitted to, would lose it to any other Ray on this machine, and then every job
-        f"--dashboard-agent-listen-port={_free_port()}",
+        # submitted to, would lose it to any other Ray on this machine, and then every job.
+        # 0: the agent binds a free port itself (one picked here could be taken meanwhile)
+        "--dashboard-agent-listen-port=0",
         *flags,
     ]
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
