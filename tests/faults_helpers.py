@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import ray
 from tunefw.cluster.local import FOREIGN_ENV
 from tunefw.store import columns as col
 from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
+from tunefw.store.reader import final_rows, read_results
 
 from .conftest import DATA
 
@@ -78,17 +82,52 @@ def has_parts(results_dir: Path) -> Callable[[], bool]:
 
 
 def running_trial_pids() -> list[int]:
-    """Processes of this machine running a Ray Tune function trial right now."""
+    """Processes running a Ray Tune function trial right now for this process's own Ray (its
+    raylet is a child of this process): another xdist worker's trials are not ours to kill."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
+                ours = _parent(_parent(int(entry.name))) == os.getpid()
             except OSError:
                 continue
-            if cmdline.startswith(b"ray::ImplicitFunc"):
+            if cmdline.startswith(b"ray::ImplicitFunc") and ours:
                 pids.append(int(entry.name))
     return pids
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+@contextmanager
+def trials_killed_at_their_third_checkpoint(ray_dir: Path) -> Iterator[None]:
+    """While the block runs, SIGKILL the running trials once one has written its third
+    checkpoint into ``ray_dir``: a retry must go on from a checkpoint, not from the start."""
+
+    def kill() -> None:
+        wait_until(lambda: list(ray_dir.glob("*/checkpoint_000003")))
+        for pid in running_trial_pids():
+            os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    yield
+    killer.join()
+
+
+def assert_resumed_once_from_a_checkpoint(location: ExperimentLocation, epochs: int) -> None:
+    """One trial's every epoch stored exactly once, the retry's reports marked as resumed
+    from a checkpoint of epoch 3 or later."""
+    table = read_results(location)
+    assert sorted(table[col.ITERATION].to_pylist()) == list(range(1, epochs + 1))
+    assert final_rows(table)[col.STATUS].to_pylist() == [col.TERMINATED]
+    resumed = [v for v in table["metric.resumed_from_epoch"].to_pylist() if v is not None]
+    assert resumed and min(resumed) >= 3, "the retry started from a checkpoint, not epoch 0"
+    keys = stored_keys(location)
+    assert len(keys) == len(set(keys)) == epochs
 
 
 def validate_without(package: str, recipe: Path) -> subprocess.CompletedProcess[str]:

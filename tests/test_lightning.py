@@ -14,7 +14,11 @@ from tunefw.store.layout import Storage, find_experiment
 from tunefw.store.reader import final_rows, read_results
 
 from .conftest import REPO
-from .faults_helpers import validate_without
+from .faults_helpers import (
+    assert_resumed_once_from_a_checkpoint,
+    trials_killed_at_their_third_checkpoint,
+    validate_without,
+)
 
 RECIPE = REPO / "recipes" / "lightning_digits.yaml"
 
@@ -41,6 +45,18 @@ def test_asha_stops_weak_lightning_trials_on_the_metrics_the_module_logs(tmp_pat
     stopped = [r for r in finals if r[col.STATUS] == col.STOPPED_EARLY]
     assert all(r[col.ITERATION] < 3 for r in stopped), "stopped at a rung before the last epoch"
     assert max(r["metric.val_accuracy"] for r in finals) > 0.85
+
+
+def test_a_killed_lightning_trial_resumes_from_lightnings_checkpoint(tmp_path, ray_session):
+    sets = [
+        "search.num_samples=1", "trainable.max_epochs=8", "trainable.checkpoint_every=1",
+        "scheduler={type: none}", "failure={max_retries: 1}",
+    ]  # fmt: skip
+    overrides = [arg for value in sets for arg in ("--set", value)]
+    with trials_killed_at_their_third_checkpoint(tmp_path / "lightning-digits" / "ray"):
+        assert main(["run", str(RECIPE), "--storage", str(tmp_path), *overrides]) == 0
+    location = find_experiment(Storage.open(str(tmp_path)), "lightning-digits")
+    assert_resumed_once_from_a_checkpoint(location, epochs=8)
 
 
 @pytest.mark.parametrize(

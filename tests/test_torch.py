@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import signal
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,11 @@ from tunefw.cli.main import main
 from tunefw.store import columns as col
 from tunefw.store.reader import final_rows, read_results
 
-from .faults_helpers import experiment, running_trial_pids, stored_keys, wait_until
+from .faults_helpers import (
+    assert_resumed_once_from_a_checkpoint,
+    experiment,
+    trials_killed_at_their_third_checkpoint,
+)
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -81,25 +82,9 @@ def test_a_killed_actor_resumes_the_torch_trial_from_its_checkpoint(tmp_path):
         failure: {max_retries: 1}
         """,
     )
-    ray_dir = tmp_path / "results" / "killed-torch" / "ray"
-
-    def kill_after_a_checkpoint() -> None:
-        wait_until(lambda: list(ray_dir.glob("*/checkpoint_000003")))
-        for pid in running_trial_pids():
-            os.kill(pid, signal.SIGKILL)
-
-    killer = threading.Thread(target=kill_after_a_checkpoint)
-    killer.start()
-    assert main(["run", str(path)]) == 0
-    killer.join()
-    location = experiment(tmp_path, "killed-torch")
-    table = read_results(location)
-    assert sorted(table[col.ITERATION].to_pylist()) == list(range(1, 41))
-    assert final_rows(table)[col.STATUS].to_pylist() == [col.TERMINATED]
-    resumed = [v for v in table["metric.resumed_from_epoch"].to_pylist() if v is not None]
-    assert resumed and min(resumed) >= 3, "the retry started from a checkpoint, not epoch 0"
-    keys = stored_keys(location)
-    assert len(keys) == len(set(keys)) == 40
+    with trials_killed_at_their_third_checkpoint(tmp_path / "results" / "killed-torch" / "ray"):
+        assert main(["run", str(path)]) == 0
+    assert_resumed_once_from_a_checkpoint(experiment(tmp_path, "killed-torch"), epochs=40)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,11 @@ from tunefw.store.layout import Storage, find_experiment
 from tunefw.store.reader import final_rows, read_results
 
 from .conftest import REPO
-from .faults_helpers import validate_without
+from .faults_helpers import (
+    assert_resumed_once_from_a_checkpoint,
+    trials_killed_at_their_third_checkpoint,
+    validate_without,
+)
 
 RECIPE = REPO / "recipes" / "text_topics_transformer.yaml"
 
@@ -37,6 +41,21 @@ def test_asha_stops_weak_transformer_trials_on_each_evaluation(tmp_path, ray_ses
     assert all(r[col.ITERATION] < 3 for r in finals if r[col.STATUS] == col.STOPPED_EARLY)
     assert statuses[col.TERMINATED] >= 1
     assert {r[col.ITERATION] for r in finals if r[col.STATUS] == col.TERMINATED} == {3}
+
+
+def test_a_killed_transformers_trial_resumes_from_the_trainers_checkpoint(
+    tmp_path, ray_session, monkeypatch
+):
+    monkeypatch.chdir(REPO)
+    sets = [
+        "search.num_samples=1", "trainable.epochs=8", "trainable.checkpoint_every=1",
+        "scheduler={type: none}", "failure={max_retries: 1}",
+    ]  # fmt: skip
+    overrides = [arg for value in sets for arg in ("--set", value)]
+    with trials_killed_at_their_third_checkpoint(tmp_path / "text-topics-transformer" / "ray"):
+        assert main(["run", str(RECIPE), "--storage", str(tmp_path), *overrides]) == 0
+    location = find_experiment(Storage.open(str(tmp_path)), "text-topics-transformer")
+    assert_resumed_once_from_a_checkpoint(location, epochs=8)
 
 
 @pytest.mark.parametrize(
