@@ -129,6 +129,31 @@ def test_target_stops_at_the_first_trial_that_reaches_it(tmp_path, capsys):
     assert stopped["rule"] == "target" and stopped["estimates"]["value"] <= 0.345
 
 
+def test_a_running_trial_stops_at_its_next_rung_once_the_study_is_over(tmp_path):
+    """Under ASHA, a trial still running when a rule fires trains on only to its next rung
+    (3 here), not to max_t (9): stored as stopped early, at that rung."""
+    path = function_recipe(
+        tmp_path,
+        f"""
+        name: rung
+        trainable: {{kind: function, function: "toy_trainables:finishes_before_the_other"}}
+        objective: {{metric: loss, mode: min}}
+        search:
+          strategy: grid
+          max_concurrent: 2
+          space: {{x: {{grid: [0, 1]}}, marker: "{tmp_path / "finished"}"}}
+        scheduler: {{type: asha, max_t: 9, grace_period: 1, reduction_factor: 3}}
+        stop: {{target: {{value: 1.2}}}}
+        """,
+    )
+    assert main(["run", str(path)]) == 0
+    rows = {r["config.x"]: r for r in finished(tmp_path, "rung")}
+    assert rows[0][col.STATUS] == col.TERMINATED and rows[0]["metric.step"] == 9
+    assert rows[1][col.STATUS] == col.STOPPED_EARLY and rows[1]["metric.step"] == 3
+    stopped = load_manifest(experiment(tmp_path, "rung"))["stopped_by"]
+    assert stopped["rule"] == "target" and stopped["trial_id"] == rows[0][col.TRIAL_ID]
+
+
 def test_converged_fires_once_the_regret_bound_is_below_the_fold_noise(tmp_path, capsys):
     """Logistic regression on iris barely depends on C in this range, and 5 folds of 30
     flowers disagree by several points: the room left is soon below the noise."""

@@ -226,3 +226,36 @@ def two_costs(config: dict[str, Any], ctx: Any) -> None:
     a, b = front.get(config["k"], (1.0 + 0.1 * config["k"],) * 2)
     for step in range(1, 10):
         ctx.report({"a": a + 1.0 / step, "b": b + 1.0 / step})
+
+
+def finishes_before_the_other(config: dict[str, Any], ctx: Any) -> None:
+    """Two trials over 9 steps, taking turns through files beside ``marker`` (each waits at
+    most 60 s): ``x`` 0 reports its first step; ``x`` 1, better at every step (so ASHA keeps
+    it), then its first; ``x`` 0 then the rest at once, to a loss of 1.11 (its last step ends
+    it, so it marks its end before); a second later, ``x`` 1 reports the rest, one every
+    0.2 s."""
+    import time
+    from pathlib import Path
+
+    def wait_for(path: Path) -> None:
+        waited = time.monotonic()
+        while not path.exists() and time.monotonic() - waited < 60:
+            time.sleep(0.05)
+
+    finished = Path(config["marker"])
+    turns = [finished.with_suffix(".first"), finished.with_suffix(".second")]
+    mine, theirs = (turns[0], turns[1]) if config["x"] == 0 else (turns[1], turns[0])
+    for step in range(1, 10):
+        if step == 1 and config["x"] == 1:
+            wait_for(theirs)
+            time.sleep(0.5)
+        elif step == 2:
+            wait_for(theirs if config["x"] == 0 else finished)
+            time.sleep(0.5 if config["x"] == 0 else 1.0)
+        if config["x"] == 1 and step > 1:
+            time.sleep(0.2)
+        if config["x"] == 0 and step == 9:
+            finished.touch()
+        ctx.report({"loss": (1.0 - 0.5 * config["x"]) + 1.0 / step, "step": step})
+        if step == 1:
+            mine.touch()

@@ -1,5 +1,5 @@
 """A run's budget: once its wall time, CPU-hours or GPU-hours are spent, no new trial starts;
-the trials already running finish.
+the trials already running finish (under ASHA, at their next rung: ``EndsWithTheStudy``).
 
 ``BudgetMeter`` is a Ray Tune callback that adds up what running trials hold (their CPUs and
 GPUs times the running time they report); as a start gate (``tunefw.running.start_gate``) it closes

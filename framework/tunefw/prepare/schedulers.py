@@ -8,7 +8,7 @@ tell them apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ray.tune.experiment import Trial
@@ -63,6 +63,23 @@ class _RecordsEarlyStops(TrialScheduler):
             self.stopped_early.add(trial_id)
 
 
+class EndsWithTheStudy(TrialScheduler):
+    """Once the study is over (``study_over``: a stop rule fired, the budget is spent), a
+    running trial stops at its next rung instead of training on to ``max_t``: no new trial
+    will compete with it there, and the rung is where the halving would judge it anyway.
+    Below ``_RecordsEarlyStops`` in a class's bases, so such a stop is stored as early."""
+
+    study_over: Callable[[], bool] = staticmethod(lambda: False)
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        decision: str = super().on_trial_result(tune_controller, trial, result)
+        if decision == TrialScheduler.CONTINUE and self.study_over():
+            milestones = {milestone for milestone, _ in compat.asha_rungs(self)}
+            if result.get(TIME_ATTR) in milestones:
+                return TrialScheduler.STOP
+        return decision
+
+
 class _SkipsFinishedTrials:
     """``choose_trial_to_run`` as Ray's FIFO has it (the first pending trial, else the first
     paused one), without rescanning the finished trials at the front of the trial list.
@@ -93,13 +110,17 @@ class Fifo(_SkipsFinishedTrials, FIFOScheduler):
 
 
 class RecordingASHA(
-    ReplaysStoredResults, _RecordsEarlyStops, _SkipsFinishedTrials, AsyncHyperBandScheduler
+    ReplaysStoredResults,
+    _RecordsEarlyStops,
+    EndsWithTheStudy,
+    _SkipsFinishedTrials,
+    AsyncHyperBandScheduler,
 ):
     pass
 
 
 class RecordingParetoASHA(
-    ReplaysStoredResults, _RecordsEarlyStops, _SkipsFinishedTrials, ParetoASHA
+    ReplaysStoredResults, _RecordsEarlyStops, EndsWithTheStudy, _SkipsFinishedTrials, ParetoASHA
 ):
     rungs_class = ParetoASHA
 

@@ -122,7 +122,8 @@ class FailureSection(_Section):
 
 
 class Budget(_Section):
-    """Once one limit is reached, no new trial starts; running trials finish."""
+    """Once one limit is reached, no new trial starts; running trials finish (under ASHA, at
+    their next rung)."""
 
     wall_time_s: FiniteFloat | None = Field(
         None, gt=0, description="Seconds since the run started."

@@ -22,7 +22,7 @@ from tunefw.prepare.budget import BudgetMeter
 from tunefw.prepare.data import SharedData
 from tunefw.prepare.pack_searcher import PackSearcher
 from tunefw.prepare.rung_replay import ReplaysStoredResults
-from tunefw.prepare.schedulers import build_scheduler
+from tunefw.prepare.schedulers import EndsWithTheStudy, build_scheduler
 from tunefw.recipe.logger_sections import LoggedRun
 from tunefw.recipe.scheduler_sections import Asha, NoScheduler
 from tunefw.recipe.schema import Recipe
@@ -30,7 +30,7 @@ from tunefw.running.guards import RunGuard
 from tunefw.running.loggers import logger_callbacks
 from tunefw.running.result_writer import ResultWriter
 from tunefw.running.rung_board import start_board
-from tunefw.running.start_gate import gated
+from tunefw.running.start_gate import closed_by, gated
 from tunefw.running.stopping.monitor import StudyMonitor
 from tunefw.running.trial import make_trial
 from tunefw.store.history import StoredTrial
@@ -136,6 +136,8 @@ def compile_experiment(
         gates.append(monitor)
     if gates:
         search_alg, limit = gated(search_alg, limit, gates), None
+        if isinstance(scheduler, EndsWithTheStudy):
+            scheduler.study_over = lambda: closed_by(gates) is not None
     tune_config = tune.TuneConfig(
         metric=recipe.objective.metric,
         mode=recipe.objective.mode,

@@ -2,7 +2,7 @@
 
 A spent budget (``BudgetMeter``) and a fired stop rule (``StudyMonitor``) are gates; ``Gated``
 wraps the run's search algorithm and hands out no trial once any gate is closed. The trials
-already running finish.
+already running finish, or under ASHA stop at their next rung (``EndsWithTheStudy``).
 """
 
 from __future__ import annotations
