@@ -17,7 +17,7 @@ tunefw's.
 
     python -m benchmarks.time_to_target --quick      # once each
     python -m benchmarks.time_to_target              # 5 times each
-    python -m benchmarks.time_to_target --target 0.9861
+    python -m benchmarks.time_to_target --target 0.9861 --trials 200   # each may run 200
 
 Goal: tunefw is fastest.
 """
@@ -127,10 +127,10 @@ def ray_trainable(config: dict[str, Any]) -> None:
         tune.report({"accuracy": accuracy, "epoch": epoch})
 
 
-def tunefw_time(target: float, storage: Path, seed: int) -> float | None:
+def tunefw_time(target: float, storage: Path, seed: int, trials: int) -> float | None:
     reach = FirstReach(target)
     search = {
-        "num_samples": TRIALS,
+        "num_samples": trials,
         "max_concurrent": 2,
         "seed": seed,
         "space": {"lr": {"loguniform": list(LR)}, "channels": {"choice": CHANNELS}},
@@ -141,7 +141,7 @@ def tunefw_time(target: float, storage: Path, seed: int) -> float | None:
     return reach.reached
 
 
-def ray_tune_time(target: float, storage: Path, seed: int) -> float | None:
+def ray_tune_time(target: float, storage: Path, seed: int, trials: int) -> float | None:
     reach = FirstReach(target)
     tune.Tuner(
         ray_trainable,
@@ -149,7 +149,7 @@ def ray_tune_time(target: float, storage: Path, seed: int) -> float | None:
         tune_config=tune.TuneConfig(
             metric="accuracy",
             mode="max",
-            num_samples=TRIALS,
+            num_samples=trials,
             search_alg=OptunaSearch(seed=seed),
             scheduler=ASHAScheduler(max_t=EPOCHS, grace_period=1, reduction_factor=3),
             max_concurrent_trials=2,
@@ -165,7 +165,7 @@ def ray_tune_time(target: float, storage: Path, seed: int) -> float | None:
     return reach.reached
 
 
-def optuna_time(target: float, seed: int) -> float | None:
+def optuna_time(target: float, seed: int, trials: int) -> float | None:
     reach = FirstReach(target)
 
     def objective(trial: optuna.Trial) -> float:
@@ -188,7 +188,7 @@ def optuna_time(target: float, seed: int) -> float | None:
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(),
     )
-    study.optimize(objective, n_trials=TRIALS, n_jobs=2)
+    study.optimize(objective, n_trials=trials, n_jobs=2)
     return reach.reached
 
 
@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="once each")
     parser.add_argument("--workdir", default=None, help="where to write (a temp dir by default)")
     parser.add_argument("--target", type=float, default=TARGET, help="validation accuracy")
+    parser.add_argument("--trials", type=int, default=TRIALS, help="each tool's trial budget")
     args = parser.parse_args()
     repeats = 1 if args.quick else 5
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -207,17 +208,18 @@ def main() -> None:
             for name in times:
                 where = Path(tmp) / f"{name.replace(' ', '-')}-{repeat}"
                 if name == "tunefw":
-                    reached = tunefw_time(args.target, where, repeat)
+                    reached = tunefw_time(args.target, where, repeat, args.trials)
                 elif name == "ray tune":
-                    reached = ray_tune_time(args.target, where, repeat)
+                    reached = ray_tune_time(args.target, where, repeat, args.trials)
                 else:
-                    reached = optuna_time(args.target, repeat)
+                    reached = optuna_time(args.target, repeat, args.trials)
                 emit("time_to_target_run", tool=name, repeat=repeat, seconds=reached)
                 times[name].append(np.inf if reached is None else reached)
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     emit(
         "time_to_target",
         target=args.target,
+        trials=args.trials,
         repeats=repeats,
         median_seconds=medians,
         ray_tune_over_tunefw=medians["ray tune"] / medians["tunefw"],
