@@ -49,10 +49,24 @@ def stored_keys(location: ExperimentLocation) -> list[tuple[str, int]]:
     return keys
 
 
-def start_driver(recipe: Path, **popen: Any) -> subprocess.Popen[Any]:
-    """``tunefw run RECIPE`` in its own process, against the session's Ray."""
+def start_driver(recipe: Path, *flags: str, **popen: Any) -> subprocess.Popen[Any]:
+    """``tunefw run RECIPE [FLAGS]`` in its own process, against the session's Ray."""
     address = ray.get_runtime_context().gcs_address
-    return subprocess.Popen(["tunefw", "run", str(recipe), "--address", address], **popen)
+    command = ["tunefw", "run", str(recipe), "--address", address, *flags]
+    return subprocess.Popen(command, **popen)
+
+
+def results_seen(driver: subprocess.Popen[str], count: int) -> Callable[[], bool]:
+    """Whether ``driver`` (run with ``--json``, its stdout a text pipe) has printed ``count``
+    ``trial_result`` events, reading its next line on each call; True once it has ended."""
+    seen = [0]
+
+    def ready() -> bool:
+        line = driver.stdout.readline() if driver.stdout else ""
+        seen[0] += '"event": "trial_result"' in line
+        return seen[0] >= count or (not line and driver.poll() is not None)
+
+    return ready
 
 
 def env_with(extra: dict[str, str], home: Path | None = None) -> dict[str, str]:

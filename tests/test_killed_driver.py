@@ -13,7 +13,6 @@ import random
 import shutil
 import signal
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -26,7 +25,14 @@ from tunefw.store.layout import ExperimentLocation, Storage, find_experiment
 from tunefw.store.manifest import load_manifest
 from tunefw.store.reader import final_rows, read_results
 
-from .faults_helpers import experiment, function_recipe, start_driver, stored_keys, wait_until
+from .faults_helpers import (
+    experiment,
+    function_recipe,
+    results_seen,
+    start_driver,
+    stored_keys,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_session")]
 
@@ -75,6 +81,21 @@ def kill_after(recipe: Path, seconds: float, sig: int = signal.SIGKILL) -> int:
         return driver.wait(timeout=60)
 
 
+def run_command(recipe: Path) -> list[str]:
+    """``tunefw run RECIPE`` against the session's Ray, its events on stdout."""
+    return ["tunefw", "run", str(recipe), "--address", _address(), "--json"]
+
+
+def signal_once_reported(command: list[str], sig: int = signal.SIGKILL) -> int:
+    """Start ``command`` (a ``tunefw run`` or ``resume``, given ``--json``), send it ``sig``
+    once it has reported a trial's result; its exit code."""
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    wait_until(results_seen(driver, 1))
+    driver.send_signal(sig)
+    driver.communicate(timeout=60)
+    return driver.returncode
+
+
 def assert_whole(tmp_path: Path) -> None:
     """Every planned trial stored once, finished, each iteration exactly once."""
     location = experiment(tmp_path, "killed")
@@ -115,25 +136,20 @@ def test_a_driver_killed_at_a_random_moment_resumes_whole(tmp_path, capsys, sear
 
 
 def test_a_resume_killed_too_is_resumed_whole(tmp_path, capsys):
-    recipe = killable_recipe(tmp_path, "auto")
-    kill_after(recipe, 6.0)
+    """The run is killed once it has reported a result, its resume likewise, and a second
+    resume completes it."""
+    signal_once_reported(run_command(killable_recipe(tmp_path, "auto")))
     storage = str(tmp_path / "results")
-    resumer = subprocess.Popen(
-        ["tunefw", "resume", "killed", "--storage", storage, "--address", _address()],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(7.0)
-    resumer.send_signal(signal.SIGKILL)
-    resumer.wait(timeout=60)
+    resumer = ["tunefw", "resume", "killed", "--storage", storage, "--address", _address()]
+    signal_once_reported([*resumer, "--json"])
     resume(tmp_path, capsys)
     assert len(load_manifest(experiment(tmp_path, "killed"))["resumed_at"]) == 2
     assert_whole(tmp_path)
 
 
 def test_sigint_then_resume(tmp_path, capsys):
-    recipe = killable_recipe(tmp_path, "random")
-    assert kill_after(recipe, 6.0, signal.SIGINT) == 130
+    command = run_command(killable_recipe(tmp_path, "random"))
+    assert signal_once_reported(command, signal.SIGINT) == 130
     assert load_manifest(experiment(tmp_path, "killed"))["status"] == "interrupted"
     resume(tmp_path, capsys)
     assert_whole(tmp_path)
@@ -175,8 +191,7 @@ def test_ray_state_torn_or_from_another_moment_does_not_matter(tmp_path, capsys,
 
 def test_a_killed_run_on_s3_resumes_whole(tmp_path, capsys, s3_bucket):
     storage = f"s3://{s3_bucket}/runs"
-    recipe = killable_recipe(tmp_path, "random", storage)
-    kill_after(recipe, 8.0)
+    signal_once_reported(run_command(killable_recipe(tmp_path, "random", storage)))
     resume(tmp_path, capsys, storage)
     location = experiment_on(storage)
     finals = final_rows(read_results(location)).to_pylist()

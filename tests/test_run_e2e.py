@@ -27,7 +27,7 @@ from tunefw.store.layout import ExperimentLocation, Storage, find_experiment, re
 from tunefw.store.reader import final_rows, read_results
 
 from .conftest import REPO
-from .faults_helpers import function_recipe, start_driver, wait_until
+from .faults_helpers import function_recipe, results_seen, start_driver, wait_until
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -299,9 +299,9 @@ def test_address_connects_to_a_running_cluster(tmp_path):
 
 
 def test_an_interrupted_run_keeps_whole_parts_and_says_so(tmp_path):
-    """SIGINT to the driver: Ray Tune stops the trials, every row so far is written."""
+    """SIGINT to the driver once it has reported results: Ray Tune stops the trials, and
+    every row reported so far is written."""
     import signal
-    import time
 
     path = function_recipe(
         tmp_path,
@@ -313,9 +313,8 @@ def test_an_interrupted_run_keeps_whole_parts_and_says_so(tmp_path):
         scheduler: {type: none}
         """,
     )
-    driver = start_driver(path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_until(lambda: "running" in (driver.stderr.readline() or ""))
-    time.sleep(6)
+    driver = start_driver(path, "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(results_seen(driver, 2))
     driver.send_signal(signal.SIGINT)
     out, err = driver.communicate(timeout=120)
     assert driver.returncode == 130, err
