@@ -151,7 +151,7 @@ def test_importance_ranks_every_varying_parameter(storage):
     pareto = param_importances(experiment)
     assert isinstance(pareto, dict)
     assert set(pareto) == {"n_estimators", "max_depth", "max_features"}
-    finished = [t for t in experiment.trials if t.status == col.TERMINATED]  # MO-ASHA stops some
+    finished = [t for t in experiment.trials if t.status == col.TERMINATED]
     few = param_importances(replace(experiment, trials=finished[:4]))
     assert few == Skipped("4 scored trials: too few to fit (it needs 5)")
     flaky = param_importances(load_experiment(str(storage), FLAKY))
