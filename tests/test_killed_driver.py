@@ -81,19 +81,20 @@ def kill_after(recipe: Path, seconds: float, sig: int = signal.SIGKILL) -> int:
         return driver.wait(timeout=60)
 
 
-def run_command(recipe: Path) -> list[str]:
-    """``tunefw run RECIPE`` against the session's Ray, its events on stdout."""
-    return ["tunefw", "run", str(recipe), "--address", _address(), "--json"]
-
-
-def signal_once_reported(command: list[str], sig: int = signal.SIGKILL) -> int:
-    """Start ``command`` (a ``tunefw run`` or ``resume``, given ``--json``), send it ``sig``
-    once it has reported a trial's result; its exit code."""
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def signal_once_reported(driver: subprocess.Popen[str], sig: int = signal.SIGKILL) -> int:
+    """Send ``driver`` (a ``tunefw run`` or ``resume`` given ``--json``, its stdout a text
+    pipe) ``sig`` once it has reported a trial's result; its exit code."""
     wait_until(results_seen(driver, 1))
     driver.send_signal(sig)
     driver.communicate(timeout=60)
     return driver.returncode
+
+
+def json_driver(recipe: Path) -> subprocess.Popen[str]:
+    """``tunefw run RECIPE --json`` against the session's Ray, its events on a pipe."""
+    return start_driver(
+        recipe, "--json", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
 
 
 def assert_whole(tmp_path: Path) -> None:
@@ -138,18 +139,22 @@ def test_a_driver_killed_at_a_random_moment_resumes_whole(tmp_path, capsys, sear
 def test_a_resume_killed_too_is_resumed_whole(tmp_path, capsys):
     """The run is killed once it has reported a result, its resume likewise, and a second
     resume completes it."""
-    signal_once_reported(run_command(killable_recipe(tmp_path, "auto")))
+    signal_once_reported(json_driver(killable_recipe(tmp_path, "auto")))
     storage = str(tmp_path / "results")
     resumer = ["tunefw", "resume", "killed", "--storage", storage, "--address", _address()]
-    signal_once_reported([*resumer, "--json"])
+    signal_once_reported(
+        subprocess.Popen(
+            [*resumer, "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+    )
     resume(tmp_path, capsys)
     assert len(load_manifest(experiment(tmp_path, "killed"))["resumed_at"]) == 2
     assert_whole(tmp_path)
 
 
 def test_sigint_then_resume(tmp_path, capsys):
-    command = run_command(killable_recipe(tmp_path, "random"))
-    assert signal_once_reported(command, signal.SIGINT) == 130
+    driver = json_driver(killable_recipe(tmp_path, "random"))
+    assert signal_once_reported(driver, signal.SIGINT) == 130
     assert load_manifest(experiment(tmp_path, "killed"))["status"] == "interrupted"
     resume(tmp_path, capsys)
     assert_whole(tmp_path)
@@ -191,7 +196,7 @@ def test_ray_state_torn_or_from_another_moment_does_not_matter(tmp_path, capsys,
 
 def test_a_killed_run_on_s3_resumes_whole(tmp_path, capsys, s3_bucket):
     storage = f"s3://{s3_bucket}/runs"
-    signal_once_reported(run_command(killable_recipe(tmp_path, "random", storage)))
+    signal_once_reported(json_driver(killable_recipe(tmp_path, "random", storage)))
     resume(tmp_path, capsys, storage)
     location = experiment_on(storage)
     finals = final_rows(read_results(location)).to_pylist()

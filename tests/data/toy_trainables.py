@@ -229,33 +229,31 @@ def two_costs(config: dict[str, Any], ctx: Any) -> None:
 
 
 def finishes_before_the_other(config: dict[str, Any], ctx: Any) -> None:
-    """Two trials over 9 steps, taking turns through files beside ``marker`` (each waits at
-    most 60 s): ``x`` 0 reports its first step; ``x`` 1, better at every step (so ASHA keeps
-    it), then its first; ``x`` 0 then the rest at once, to a loss of 1.11 (its last step ends
-    it, so it marks its end before); a second later, ``x`` 1 reports the rest, one every
-    0.2 s."""
+    """Two trials over 9 steps, level at the first (so ASHA keeps both there, whichever
+    reports first), ``x`` 1 better from its second on. Each waits (at most 60 s) for a mark
+    of the other beside ``marker``, then a little more, as the driver, not the trials, sees
+    the other's report: ``x`` 0 goes on once ``x`` 1 has reported its first step, and reports
+    the rest at once, to a loss of 1.11, marking its end before its last step (which ends
+    it); ``x`` 1 goes on once ``x`` 0 has ended and the stop rule has fired."""
     import time
     from pathlib import Path
 
-    def wait_for(path: Path) -> None:
+    def wait_for(path: Path, then: float) -> None:
         waited = time.monotonic()
         while not path.exists() and time.monotonic() - waited < 60:
             time.sleep(0.05)
+        time.sleep(then)
 
-    finished = Path(config["marker"])
-    turns = [finished.with_suffix(".first"), finished.with_suffix(".second")]
-    mine, theirs = (turns[0], turns[1]) if config["x"] == 0 else (turns[1], turns[0])
+    ended = Path(config["marker"])
+    first = ended.with_suffix(".first")
     for step in range(1, 10):
-        if step == 1 and config["x"] == 1:
-            wait_for(theirs)
-            time.sleep(0.5)
+        if step == 2 and config["x"] == 0:
+            wait_for(first, 0.5)
         elif step == 2:
-            wait_for(theirs if config["x"] == 0 else finished)
-            time.sleep(0.5 if config["x"] == 0 else 1.0)
-        if config["x"] == 1 and step > 1:
-            time.sleep(0.2)
+            wait_for(ended, 1.0)
         if config["x"] == 0 and step == 9:
-            finished.touch()
-        ctx.report({"loss": (1.0 - 0.5 * config["x"]) + 1.0 / step, "step": step})
-        if step == 1:
-            mine.touch()
+            ended.touch()
+        level = 1.0 if config["x"] == 0 or step == 1 else 0.5
+        ctx.report({"loss": level + 1.0 / step, "step": step})
+        if config["x"] == 1 and step == 1:
+            first.touch()
