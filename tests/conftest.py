@@ -48,6 +48,34 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+#: The test files that take longest on 2 cores (``--durations``), longest first. xdist hands out
+#: whole files in collection order (``--dist loadfile --no-loadscope-reorder``), so these start
+#: first and the two workers end together, instead of one running a long file alone at the end.
+LONGEST_FIRST = (
+    "test_cluster.py",
+    "test_killed_driver.py",
+    "test_torch.py",
+    "test_recipes.py",
+    "test_search_strategies.py",
+    "test_plugin_contracts.py",
+    "test_scaffold.py",
+    "test_faults.py",
+    "test_benchmarks.py",
+    "test_run_e2e.py",
+    "test_hypergradient.py",
+    "test_report.py",
+    "test_s3_outage.py",
+    "test_python_api.py",
+    "test_lightning.py",
+    "test_transformers.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def stored_experiments(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The storage root of the experiments the report, export and query tests read: run
@@ -59,13 +87,18 @@ def stored_experiments(ray_session: None, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    """The one Ray instance of the test session (of each xdist worker): embedded, 2 CPUs, on
+    """The one Ray instance of the test session (of each xdist worker): embedded, 1 CPU, on
     127.0.0.1.
+
+    One CPU, because the suite is CPU-bound with two xdist workers on two cores, and starting
+    a trial's worker process (Ray, Ray Tune, the trainable's imports: about 4 CPU-seconds)
+    is most of what a test costs: with one CPU a run reuses one actor for all its trials
+    instead of starting two. Tests about trials in flight together ask for ``cpu: 0.5``.
 
     Workers' output is not forwarded to this process: Ray forwards it asynchronously, so a
     worker stopped at the end of one test could print into the stderr a later test captures.
     """
-    start_embedded_ray(num_cpus=2, log_to_driver=False)
+    start_embedded_ray(num_cpus=1, log_to_driver=False)
     yield
     ray.shutdown()
 

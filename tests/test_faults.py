@@ -186,6 +186,7 @@ def test_a_spent_budget_starts_no_new_trial_and_lets_running_ones_finish(
           seed: 0
           space: {{x: {{uniform: [0, 1]}}}}
         scheduler: {{type: none}}
+        resources: {{cpu: 0.5}}
         budget: {budget}
         """,
     )

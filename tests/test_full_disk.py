@@ -42,6 +42,7 @@ def test_a_full_disk_is_one_line_and_resume_completes_once_there_is_room(
         objective: {metric: loss, mode: min}
         search: {num_samples: 6, seed: 1, max_concurrent: 2, space: {x: {uniform: [0, 1]}}}
         scheduler: {type: none}
+        resources: {cpu: 0.5}
         """,
     )
     recipe.write_text(recipe.read_text().replace(str(tmp_path / "results"), str(small_disk)))

@@ -61,6 +61,7 @@ def killable_recipe(tmp_path: Path, search: str, storage: str | None = None) -> 
           seed: 7
           space: {{x: {{uniform: [0, 1]}}}}
         scheduler: {{type: none}}
+        resources: {{cpu: 0.5}}
         """
         + lean,
     )

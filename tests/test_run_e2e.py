@@ -311,6 +311,7 @@ def test_an_interrupted_run_keeps_whole_parts_and_says_so(tmp_path):
         objective: {metric: loss, mode: min}
         search: {num_samples: 4, max_concurrent: 2, space: {x: {uniform: [0, 1]}}}
         scheduler: {type: none}
+        resources: {cpu: 0.5}
         """,
     )
     driver = start_driver(path, "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -119,6 +119,7 @@ def test_an_s3_outage_mid_run_is_one_line_and_resume_completes(
         objective: {metric: loss, mode: min}
         search: {num_samples: 6, seed: 5, max_concurrent: 2, space: {x: {uniform: [0, 1]}}}
         scheduler: {type: none}
+        resources: {cpu: 0.5}
         """,
     )
     recipe.write_text(recipe.read_text().replace(str(tmp_path / "results"), uri))

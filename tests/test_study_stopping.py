@@ -144,6 +144,7 @@ def test_a_running_trial_stops_at_its_next_rung_once_the_study_is_over(tmp_path)
           space: {{x: {{grid: [0, 1]}}, marker: "{tmp_path / "finished"}"}}
         scheduler: {{type: asha, max_t: 9, grace_period: 1, reduction_factor: 3}}
         stop: {{target: {{value: 1.2}}}}
+        resources: {{cpu: 0.5}}
         """,
     )
     assert main(["run", str(path)]) == 0

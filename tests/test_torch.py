@@ -197,7 +197,7 @@ def test_data_parallel_trials_train_with_ddp_across_ray_train_workers(tmp_path):
           epochs: 4
           standardize: true
           data_parallel: 2
-          worker_resources: {{CPU: 0.5}}
+          worker_resources: {{CPU: 0.25}}
           save_model: {tmp_path / "ddp.pt"}
         data: {{loader: "sklearn.datasets:load_digits"}}
         objective: {{metric: accuracy, mode: max}}
@@ -227,7 +227,7 @@ def test_a_data_parallel_trial_stops_all_its_workers_when_its_metric_stalls(tmp_
         tmp_path,
         """
         name: ddp-stall
-        trainable: {kind: torch, epochs: 20, data_parallel: 2, worker_resources: {CPU: 0.5}}
+        trainable: {kind: torch, epochs: 20, data_parallel: 2, worker_resources: {CPU: 0.25}}
         data: {loader: "sklearn.datasets:load_digits"}
         objective: {metric: accuracy, mode: max}
         search: {num_samples: 1, seed: 0, space: {lr: 1.0e-3}}
