@@ -221,6 +221,38 @@ def test_data_parallel_trials_train_with_ddp_across_ray_train_workers(tmp_path):
     assert "body.0.weight" in weights, "the plain model's weights, not DDP's module.*"
 
 
+@pytest.mark.parametrize(
+    ("workers", "message"),
+    [
+        ("{CPU: 1}", "trainable.worker_resources: 2 workers and the trial hold CPU 2.25 together"),
+        ("{cpu: 0.25}", "trainable.worker_resources: cpu 0.25 per worker"),
+    ],
+)
+def test_data_parallel_workers_no_node_can_hold_are_refused_at_once(
+    tmp_path, capsys, workers, message
+):
+    """Ray Train reserves the workers apart from the trial: on the one-CPU test Ray, two
+    1-CPU workers beside a 0.25-CPU trial (or workers holding a resource no node has, such
+    as a lowercase ``cpu``) would wait forever; the run is refused before it writes."""
+    path = torch_recipe(
+        tmp_path,
+        f"""
+        name: ddp-too-big
+        trainable: {{kind: torch, model: mlp, epochs: 1, data_parallel: 2,
+                    worker_resources: {workers}}}
+        data: {{loader: "sklearn.datasets:load_digits"}}
+        objective: {{metric: accuracy, mode: max}}
+        search: {{num_samples: 1, space: {{lr: 1.0e-3}}}}
+        resources: {{cpu: 0.25}}
+        scheduler: {{type: none}}
+        """,
+    )
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {message}, which no node of the embedded Ray has"]
+    assert not (tmp_path / "results" / "ddp-too-big").exists(), "nothing written"
+
+
 @pytest.mark.slow
 def test_a_data_parallel_trial_stops_all_its_workers_when_its_metric_stalls(tmp_path):
     path = torch_recipe(

@@ -117,6 +117,21 @@ class ReportsEpochs(ABC):
         """The most epochs a trial of ``space`` trains; None when the space tunes them."""
 
 
+class StartsWorkers(ABC):
+    """Trainable: each trial starts workers of its own that reserve resources outside the
+    trial's placement group (Ray Train's data-parallel workers reserve theirs). The run is
+    refused at once when no node can hold them beside the trial, instead of waiting for them
+    forever."""
+
+    workers_field: str = "trainable"
+    """The recipe field that sets what the workers hold, for the refusal's message."""
+
+    @abstractmethod
+    def worker_bundles(self) -> Sequence[Mapping[str, float]]:
+        """What each worker a trial starts holds, in Ray's resource names (``CPU``,
+        ``GPU``, ...); empty when this trial starts none."""
+
+
 class Differentiable(ABC):
     """Trainable: its training is a differentiable problem the ``hypergradient`` strategy
     can tune by gradient descent on the hyperparameters."""

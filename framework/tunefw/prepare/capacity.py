@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import ray
 
 from tunefw.errors import RecipeError
+from tunefw.plugin_api.capabilities import StartsWorkers
 from tunefw.recipe.schema import Resources
 
 CLUSTER_WAIT_S = 300.0
@@ -22,12 +24,19 @@ _FIELDS = {"CPU": "cpu", "GPU": "gpu", "memory": "memory"}
 
 
 def check_capacity(
-    resources: Resources, *, embedded: bool, wait_s: float = CLUSTER_WAIT_S, poll_s: float = 2.0
+    resources: Resources,
+    *,
+    embedded: bool,
+    workers: StartedWorkers | None = None,
+    wait_s: float = CLUSTER_WAIT_S,
+    poll_s: float = 2.0,
 ) -> None:
-    """Every bundle of a trial fits on some alive node (all of them on one, for STRICT_PACK)."""
+    """Every bundle of a trial fits on some alive node (all of them on one, for STRICT_PACK),
+    and so do the workers the trial starts itself, beside it."""
     deadline = time.monotonic() + (0 if embedded else wait_s)
     while True:
-        missing = _missing(resources, _nodes())
+        nodes = _nodes()
+        missing = _missing(resources, nodes) or (workers and workers.missing(resources, nodes))
         if missing is None:
             return
         if time.monotonic() >= deadline:
@@ -57,6 +66,41 @@ def _missing(resources: Resources, nodes: Sequence[Mapping[str, float]]) -> str 
         if not any(all(node.get(n, 0.0) >= a for n, a in bundle.items()) for node in nodes):
             shown = ", ".join(f"{n} {_amount(n, a)}" for n, a in bundle.items())
             return f"{_field(index, 'bundle')}: {shown} together per trial"
+    return None
+
+
+@dataclass(frozen=True)
+class StartedWorkers:
+    """The workers each trial starts outside its placement group (``StartsWorkers``): they
+    are held at the same time as the trial's own bundles."""
+
+    field: str
+    bundles: Sequence[Mapping[str, float]]
+
+    def missing(self, resources: Resources, nodes: Sequence[Mapping[str, float]]) -> str | None:
+        """What the trial and its workers together lack, in words; None when they fit."""
+        for bundle in self.bundles:
+            if not any(all(node.get(n, 0.0) >= a for n, a in bundle.items()) for node in nodes):
+                shown = ", ".join(f"{n} {_amount(n, a)}" for n, a in bundle.items())
+                return f"{self.field}: {shown} per worker"
+        held: dict[str, float] = {}
+        for bundle in [*resources.for_ray().bundles, *self.bundles]:
+            for name, amount in bundle.items():
+                held[name] = held.get(name, 0.0) + amount
+        for name, amount in held.items():
+            if sum(node.get(name, 0.0) for node in nodes) < amount:
+                count = len(self.bundles)
+                return (
+                    f"{self.field}: {count} workers and the trial hold {name} "
+                    f"{_amount(name, amount)} together"
+                )
+        return None
+
+
+def started_workers(trainable: object) -> StartedWorkers | None:
+    """The workers ``trainable``'s trials start themselves, if it declares any."""
+    if isinstance(trainable, StartsWorkers) and (bundles := trainable.worker_bundles()):
+        return StartedWorkers(trainable.workers_field, bundles)
     return None
 
 

@@ -15,7 +15,7 @@ from ray import tune
 from tunefw.errors import StoreError, last_line_of
 from tunefw.plugin_api.protocols import SearchPlan
 from tunefw.prepare.budget import BudgetMeter
-from tunefw.prepare.capacity import check_capacity
+from tunefw.prepare.capacity import check_capacity, started_workers
 from tunefw.prepare.prepared import Prepared
 from tunefw.recipe.schema import Recipe
 from tunefw.running.compile import CompiledExperiment, compile_experiment, total_trials
@@ -216,7 +216,11 @@ def _execute(
     started = time.monotonic()
     os.environ.update({k: v for k, v in DRIVER_ENV.items() if k not in os.environ})
     with ray_session(address), quiet_ray_tune():
-        check_capacity(prepared.recipe.resources, embedded=address is None)
+        check_capacity(
+            prepared.recipe.resources,
+            embedded=address is None,
+            workers=started_workers(prepared.plugins.trainable),
+        )
         check_shared_storage(location)
         manifest, tuner = start()
         status = "failed"

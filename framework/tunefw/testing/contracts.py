@@ -22,6 +22,7 @@ from tunefw.plugin_api.capabilities import (
     NestedValidation,
     ReportsEpochs,
     Resumable,
+    StartsWorkers,
 )
 from tunefw.plugin_api.context import Reporter, TrialContext
 from tunefw.plugin_api.protocols import Dataset, SearchSettings, Split
@@ -172,7 +173,8 @@ def check_trainable(
     """Run one trial; it must report the objective's metric at least once. A ``Resumable``
     trainable that reported several states must go on from its first (not start over); a
     ``Differentiable`` one must give a problem whose losses are finite scalars that depend on
-    the config's differentiable keys; one that ``ReportsEpochs`` reports at most its epochs."""
+    the config's differentiable keys; one that ``ReportsEpochs`` reports at most its epochs;
+    one that ``StartsWorkers`` names each worker's resources as positive amounts."""
     trainable = build(cls, params)
     reports: list[dict[str, Any]] = []
     states: list[Any] = []
@@ -198,6 +200,9 @@ def check_trainable(
         epochs = trainable.epochs({})
         assert isinstance(epochs, int) and epochs >= 1, "without a space, epochs are known"
         assert len(first) <= epochs, "one report per epoch, at most"
+    if isinstance(trainable, StartsWorkers):
+        bundles = trainable.worker_bundles()
+        assert all(a > 0 for b in bundles for a in b.values()), "amounts held are positive"
     return first
 
 

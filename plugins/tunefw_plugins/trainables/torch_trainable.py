@@ -31,7 +31,12 @@ from torch import nn
 
 from tunefw.errors import RecipeError, describe, printable
 from tunefw.plugin_api.bilevel_problem import BilevelProblem
-from tunefw.plugin_api.capabilities import Differentiable, ReportsEpochs, Resumable
+from tunefw.plugin_api.capabilities import (
+    Differentiable,
+    ReportsEpochs,
+    Resumable,
+    StartsWorkers,
+)
 from tunefw.plugin_api.context import TrialContext
 from tunefw.plugin_api.imports import import_callable
 from tunefw.plugin_api.protocols import Regularizer
@@ -98,14 +103,20 @@ class TorchParams(BaseModel):
     )
 
 
-class TorchTrainable(Resumable, Differentiable, ReportsEpochs):
+class TorchTrainable(Resumable, Differentiable, ReportsEpochs, StartsWorkers):
     Params = TorchParams
+    workers_field = "trainable.worker_resources"
 
     def __init__(self, params: TorchParams) -> None:
         self.params = params
 
     def epochs(self, space: Mapping[str, ParamSpec]) -> int | None:
         return None if "epochs" in space else self.params.epochs
+
+    def worker_bundles(self) -> list[dict[str, float]]:
+        held = {name: amount for name, amount in self.params.worker_resources.items() if amount}
+        workers = self.params.data_parallel
+        return [held] * workers if workers > 1 else []
 
     def _factory(self) -> Any:
         name = self.params.model
