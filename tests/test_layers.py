@@ -67,6 +67,22 @@ def test_the_store_reads_results_without_importing_ray_or_the_plugins():
     assert done.stdout.strip() == "[]"
 
 
+def test_the_cli_starts_without_ray_tune_sklearn_or_torch():
+    """``tunefw --help`` and shell completion build every command: the commands import the
+    run machinery when they run, so starting the CLI takes about a second, not four."""
+    code = (
+        "import sys\n"
+        "import tunefw.cli.main\n"
+        "loaded = sorted({m.split('.')[0] if m.split('.')[0] != 'ray' else m for m in sys.modules "
+        "if m in ('ray.tune', 'ray.job_submission') or m.split('.')[0] in "
+        "('sklearn', 'torch', 'optuna', 'tunefw_plugins')})\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("old", sorted(MOVED))
 def test_an_old_module_path_is_the_new_module_with_a_deprecation_warning(old):
     new = importlib.import_module(MOVED[old])

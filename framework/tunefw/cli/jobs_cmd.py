@@ -6,17 +6,17 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from ray.job_submission import JobStatus, JobSubmissionClient
 from rich.console import Console
 from rich.table import Table
 
 from tunefw.cli.options import SetOption, recipe_overrides
 from tunefw.cli.run_cmd import RecipeArg
-from tunefw.cluster import jobs
-from tunefw.running.launch import prepare_source
+
+if TYPE_CHECKING:
+    from ray.job_submission import JobSubmissionClient
 
 JobsAddressOption = Annotated[
     str,
@@ -42,6 +42,9 @@ def submit(
     ] = False,
 ) -> None:
     """Run a recipe on a cluster as a Ray job; prints its submission id."""
+    from tunefw.cluster import jobs
+    from tunefw.running.launch import prepare_source
+
     overrides = recipe_overrides(set_, storage, name)
     loaded = prepare_source(recipe, overrides)[0].recipe  # bad input fails here, not submitted
     submission = jobs.Submission(
@@ -64,6 +67,8 @@ def submit(
 
 def list_jobs(address: JobsAddressOption) -> None:
     """The cluster's submitted jobs, newest first."""
+    from tunefw.cluster import jobs
+
     table = Table("status", "started", "entrypoint")
     table.add_column("submission id", no_wrap=True)
     for job in jobs.jobs(jobs.connect(address)):
@@ -79,6 +84,8 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Until the job ends.")] = False,
 ) -> None:
     """A job's log (its driver's output)."""
+    from tunefw.cluster import jobs
+
     client = jobs.connect(address)
     if follow:
         _follow_to_end(client, job_id)
@@ -88,12 +95,18 @@ def logs(
 
 def stop(job_id: JobArg, address: JobsAddressOption) -> None:
     """Stop a running job; its results so far stay in the store."""
+    from tunefw.cluster import jobs
+
     stopped = jobs.stop(jobs.connect(address), job_id)
     Console().print(f"{job_id}: {'stopping' if stopped else 'had already ended'}",
                     highlight=False)  # fmt: skip
 
 
 def _follow_to_end(client: JobSubmissionClient, job_id: str) -> None:
+    from ray.job_submission import JobStatus
+
+    from tunefw.cluster import jobs
+
     logging.getLogger("ray.dashboard.modules.job.sdk").setLevel(logging.WARNING)
     status = jobs.follow(client, job_id, sys.stdout.write)
     Console(stderr=True).print(f"{job_id}: {status.value}", highlight=False)

@@ -3,6 +3,10 @@
 Warnings on the ``tunefw`` logger (a results part skipped, a damaged experiment left out of
 a listing) are shown as one ``warning:`` line each on stderr. Set ``TUNEFW_DEBUG=1`` to see
 the traceback of any error.
+
+The command modules import the run machinery (Ray Tune, Ray's job client, and through the
+stop rules scikit-learn) inside the commands that use it: typer builds every command for
+``--help`` and for each shell-completion request, which then take about a second, not four.
 """
 
 from __future__ import annotations

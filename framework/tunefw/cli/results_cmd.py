@@ -21,7 +21,6 @@ from tunefw.cli.options import DEFAULT_STORAGE, NameArg, StorageOption
 from tunefw.errors import StoreError
 from tunefw.experiment import best_in, write_best_recipe
 from tunefw.recipe.objective import Objective
-from tunefw.running.progress.output import nested_line
 from tunefw.store import columns as col
 from tunefw.store.layout import Storage, find_experiment, first_line
 from tunefw.store.manifest import load_manifest, objective_of
@@ -218,6 +217,8 @@ def best(
         )
     nested = manifest.get("nested")
     if nested:
+        from tunefw.running.progress.output import nested_line
+
         line = nested_line(nested["metric"], nested["outer_scores"])
         console.print(line, highlight=False, soft_wrap=True)
     console.print(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,11 +17,9 @@ from tunefw.cli.options import (
     StorageOption,
     recipe_overrides,
 )
-from tunefw.running.compile import total_trials
-from tunefw.running.launch import check, launch, resume_stored
-from tunefw.running.progress.output import RunOutput, print_notes
-from tunefw.running.runner import RunSummary
-from tunefw.store.layout import Storage, find_experiment
+
+if TYPE_CHECKING:
+    from tunefw.running.runner import RunSummary
 
 RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.")]
 AddressOption = Annotated[
@@ -52,6 +50,10 @@ def validate(
     Imports the modules the recipe names and calls no loader, function or model in them;
     --load-data also calls the data loader and splits the data.
     """
+    from tunefw.running.compile import total_trials
+    from tunefw.running.launch import check
+    from tunefw.running.progress.output import print_notes
+
     checked = check(recipe, set_, load_data)
     prepared = checked.prepared
     loaded = prepared.recipe
@@ -82,6 +84,9 @@ def run(
     json: JsonOption = False,
 ) -> None:
     """Run a recipe: Ray Tune with ASHA, every result written to Parquet."""
+    from tunefw.running.launch import launch
+    from tunefw.running.progress.output import RunOutput
+
     output = RunOutput.from_flags(quiet, json)
     overrides = recipe_overrides(set_, storage, name)
     with output.session():
@@ -102,6 +107,10 @@ def resume_cmd(
     json: JsonOption = False,
 ) -> None:
     """Continue a stopped or killed experiment, with its searcher's state."""
+    from tunefw.running.launch import resume_stored
+    from tunefw.running.progress.output import RunOutput
+    from tunefw.store.layout import Storage, find_experiment
+
     output = RunOutput.from_flags(quiet, json)
     location = find_experiment(Storage.open(storage), name)
     with output.session():
