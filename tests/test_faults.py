@@ -47,6 +47,7 @@ def flaky_recipe(tmp_path: Path, retries: int) -> Path:
     )
 
 
+@pytest.mark.slow
 def test_failing_trials_are_stored_with_their_traceback(tmp_path):
     assert main(["run", str(flaky_recipe(tmp_path, retries=0))]) == 0
     location = experiment(tmp_path, "flaky")
@@ -58,6 +59,7 @@ def test_failing_trials_are_stored_with_their_traceback(tmp_path):
     assert load_manifest(location)["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_max_retries_reruns_failed_trials_and_rows_stay_unique(tmp_path):
     assert main(["run", str(flaky_recipe(tmp_path, retries=1))]) == 0
     location = experiment(tmp_path, "flaky")
@@ -106,6 +108,7 @@ def test_a_killed_worker_resumes_the_trial_from_its_checkpoint(tmp_path):
     assert len(keys) == len(set(keys)) == 20
 
 
+@pytest.mark.slow
 def test_a_refused_write_is_one_line_and_earlier_parts_stay_readable(tmp_path, capsys):
     path = function_recipe(
         tmp_path,

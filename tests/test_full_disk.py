@@ -31,6 +31,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_and_resume_completes_once_there_is_room(
     tmp_path, capsys, small_disk
 ):

@@ -78,6 +78,7 @@ def test_matches_ridge_closed_form(per_feature):
     assert found.method == "cg"
 
 
+@pytest.mark.slow
 def test_neumann_converges_and_falls_back_to_cg_when_it_diverges():
     X, y, Xv, yv = ridge_data()
     log_l2 = torch.tensor(0.7, dtype=F64)
@@ -182,6 +183,7 @@ def follow(trainable, data, split, start, settings, restored=None):
     return reports
 
 
+@pytest.mark.slow
 def test_hypergradient_descent_lands_on_the_grid_optimum_from_either_side():
     data, split = regression_problem()
     trainable = LinearTrainable(LinearTrainable.Params(task="regression"))

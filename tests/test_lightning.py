@@ -23,6 +23,7 @@ from .faults_helpers import (
 RECIPE = REPO / "recipes" / "lightning_digits.yaml"
 
 
+@pytest.mark.slow
 def test_asha_stops_weak_lightning_trials_on_the_metrics_the_module_logs(tmp_path, ray_session):
     sets = ["search.num_samples=6", "trainable.max_epochs=3", "search.strategy=random"]
     args = [
@@ -47,6 +48,7 @@ def test_asha_stops_weak_lightning_trials_on_the_metrics_the_module_logs(tmp_pat
     assert max(r["metric.val_accuracy"] for r in finals) > 0.85
 
 
+@pytest.mark.slow
 def test_a_killed_lightning_trial_resumes_from_lightnings_checkpoint(tmp_path, ray_session):
     sets = [
         "search.num_samples=1", "trainable.max_epochs=8", "trainable.checkpoint_every=1",

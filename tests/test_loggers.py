@@ -98,6 +98,7 @@ def test_mlflow_records_one_run_per_trial(tmp_path, ray_session, monkeypatch):
         assert run.info.status == "FINISHED"
 
 
+@pytest.mark.slow
 def test_wandb_offline_keeps_a_run_per_trial_under_the_experiment(
     tmp_path, ray_session, monkeypatch
 ):

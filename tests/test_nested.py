@@ -25,6 +25,7 @@ regularization: [{name: l2, range: [1.0e-3, 10.0]}]
 """
 
 
+@pytest.mark.slow
 def test_outer_scores_estimate_the_tuning_procedure(tmp_path, capsys):
     path = tmp_path / "r.yaml"
     path.write_text(textwrap.dedent(RECIPE) + f"storage: {tmp_path / 'results'}\n")

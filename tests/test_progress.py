@@ -168,6 +168,7 @@ def test_quiet_prints_nothing_and_excludes_json(tmp_path, capsys, ray_session):
         assert err == ["error: --quiet and --json exclude each other: give one"]
 
 
+@pytest.mark.slow
 def test_json_events_on_stdout_and_nothing_else(tmp_path, ray_session):
     path = function_recipe(
         tmp_path,

@@ -41,6 +41,7 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> tunefw.Experiment:
     )
 
 
+@pytest.mark.slow
 def test_run_stores_what_the_cli_stores_with_the_same_seed(quickstart, tmp_path, capsys):
     args = ["run", str(REPO / "recipes/quickstart.yaml"), "--storage", str(tmp_path), "-q"]
     args += [arg for key, value in QUICK.items() for arg in ("--set", f"{key}={value}")]
@@ -79,6 +80,7 @@ def test_report_writes_one_page(quickstart, tmp_path):
     assert page.read_text().lstrip().startswith("<!DOCTYPE html>")
 
 
+@pytest.mark.slow
 def test_a_recipe_from_a_mapping_or_a_model_runs_like_its_file(quickstart, tmp_path):
     data = yaml.safe_load((REPO / "recipes/quickstart.yaml").read_text())
     as_written = yaml.safe_load((REPO / "recipes/quickstart.yaml").read_text())

@@ -51,6 +51,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 ORDER = sorted(TINY, key=lambda name: (name == "transfer_finetune_digits59", name))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ORDER)
 def test_recipe_runs(name, tmp_path, capsys, monkeypatch, weights):
     monkeypatch.chdir(REPO)  # recipes name their data relative to the repository root

@@ -154,6 +154,7 @@ def test_replay_stops_feeding_a_trial_once_asha_stopped_it():
     assert "bad" in recorded[1.0] and "bad" not in recorded[3.0]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ray_session")
 def test_an_unfinished_trial_reruns_from_its_stored_checkpoint(tmp_path, capsys):
     markers = tmp_path / "markers"

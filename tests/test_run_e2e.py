@@ -36,6 +36,7 @@ def results_of(storage: Path, name: str) -> pa.Table:
     return read_results(find_experiment(Storage.open(str(storage)), name))
 
 
+@pytest.mark.slow
 def test_quickstart(tmp_path, capsys):
     storage = tmp_path / "results"
     assert main(["run", str(REPO / "recipes" / "quickstart.yaml"), "--storage", str(storage)]) == 0
@@ -126,6 +127,7 @@ def test_every_reported_result_is_one_row(tmp_path):
     assert manifest["versions"]["plugins"]["trainable:function"].startswith("tunefw ")
 
 
+@pytest.mark.slow
 def test_a_raising_trainable_errors_its_trial_and_the_run_goes_on(tmp_path, capsys):
     path = function_recipe(
         tmp_path,
@@ -298,6 +300,7 @@ def test_address_connects_to_a_running_cluster(tmp_path):
     assert final_rows(results_of(tmp_path / "results", "remote")).num_rows == 2
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_keeps_whole_parts_and_says_so(tmp_path):
     """SIGINT to the driver once it has reported results: Ray Tune stops the trials, and
     every row reported so far is written."""

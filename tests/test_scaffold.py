@@ -105,6 +105,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, capsys):
     assert (tmp_path / "tunefw-taken" / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_installed_plugins_are_registered_and_listed(scaffolds, plugin_env):
     site = plugin_env["PYTHONPATH"].split(os.pathsep)[0]
     declared = {
@@ -131,6 +132,7 @@ def test_installed_plugins_are_registered_and_listed(scaffolds, plugin_env):
         )
 
 
+@pytest.mark.slow
 def test_the_generated_tests_pass(scaffolds, plugin_env, tmp_path):
     tests = [str(next((root / "tests").glob("test_*.py"))) for root in scaffolds.values()]
     out = run_ok(
@@ -150,6 +152,7 @@ def _old_paths(text: str) -> str:
     return text.replace("tunefw.recipe.space", "tunefw.space")
 
 
+@pytest.mark.slow
 def test_packages_written_against_the_old_module_paths_still_work(tmp_path):
     """The four scaffolds with their imports as an older tunefw wrote them (tunefw.context,
     tunefw.protocols, tunefw.space, tunefw.registry ...): they install, register and pass
@@ -176,6 +179,7 @@ def test_packages_written_against_the_old_module_paths_still_work(tmp_path):
         assert f"DeprecationWarning: {old} moved to {MOVED[old]}" in out
 
 
+@pytest.mark.slow
 def test_a_run_uses_the_new_plugins(plugin_env, tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(

@@ -27,6 +27,7 @@ def torch_recipe(tmp_path: Path, body: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_cnn_on_digits_with_searched_regularization(tmp_path):
     path = torch_recipe(
         tmp_path,
@@ -69,6 +70,7 @@ def test_early_stopping_ends_a_stalled_trial_and_says_why(tmp_path):
     assert last["metric.stopped_reason"].startswith("early_stopping: accuracy did not improve")
 
 
+@pytest.mark.slow
 def test_a_killed_actor_resumes_the_torch_trial_from_its_checkpoint(tmp_path):
     path = torch_recipe(
         tmp_path,

@@ -43,6 +43,7 @@ def test_asha_stops_weak_transformer_trials_on_each_evaluation(tmp_path, ray_ses
     assert {r[col.ITERATION] for r in finals if r[col.STATUS] == col.TERMINATED} == {3}
 
 
+@pytest.mark.slow
 def test_a_killed_transformers_trial_resumes_from_the_trainers_checkpoint(
     tmp_path, ray_session, monkeypatch
 ):
