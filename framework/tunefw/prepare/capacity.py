@@ -54,19 +54,31 @@ def _missing(resources: Resources, nodes: Sequence[Mapping[str, float]]) -> str 
     """What no node offers, as ``field: amount``; None when every bundle fits."""
     bundles = resources.for_ray().bundles
     if resources.placement == "STRICT_PACK":
-        whole: dict[str, float] = {}
-        for bundle in bundles:
-            for name, amount in bundle.items():
-                whole[name] = whole.get(name, 0.0) + amount
-        bundles = [whole]
+        bundles = [_total(bundles)]
     for index, bundle in enumerate(bundles):
         for name, amount in bundle.items():
             if not any(node.get(name, 0.0) >= amount for node in nodes):
                 return f"{_field(index, name)}: {_amount(name, amount)} per trial"
-        if not any(all(node.get(n, 0.0) >= a for n, a in bundle.items()) for node in nodes):
-            shown = ", ".join(f"{n} {_amount(n, a)}" for n, a in bundle.items())
-            return f"{_field(index, 'bundle')}: {shown} together per trial"
+        if not _fits_a_node(bundle, nodes):
+            return f"{_field(index, 'bundle')}: {_shown(bundle)} together per trial"
     return None
+
+
+def _total(bundles: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """What ``bundles`` hold together, by resource."""
+    whole: dict[str, float] = {}
+    for bundle in bundles:
+        for name, amount in bundle.items():
+            whole[name] = whole.get(name, 0.0) + amount
+    return whole
+
+
+def _fits_a_node(bundle: Mapping[str, float], nodes: Sequence[Mapping[str, float]]) -> bool:
+    return any(all(node.get(n, 0.0) >= a for n, a in bundle.items()) for node in nodes)
+
+
+def _shown(bundle: Mapping[str, float]) -> str:
+    return ", ".join(f"{n} {_amount(n, a)}" for n, a in bundle.items())
 
 
 @dataclass(frozen=True)
@@ -80,18 +92,14 @@ class StartedWorkers:
     def missing(self, resources: Resources, nodes: Sequence[Mapping[str, float]]) -> str | None:
         """What the trial and its workers together lack, in words; None when they fit."""
         for bundle in self.bundles:
-            if not any(all(node.get(n, 0.0) >= a for n, a in bundle.items()) for node in nodes):
-                shown = ", ".join(f"{n} {_amount(n, a)}" for n, a in bundle.items())
-                return f"{self.field}: {shown} per worker"
-        held: dict[str, float] = {}
-        for bundle in [*resources.for_ray().bundles, *self.bundles]:
-            for name, amount in bundle.items():
-                held[name] = held.get(name, 0.0) + amount
+            if not _fits_a_node(bundle, nodes):
+                return f"{self.field}: {_shown(bundle)} per worker"
+        held = _total([*resources.for_ray().bundles, *self.bundles])
+        offered = _total(nodes)
         for name, amount in held.items():
-            if sum(node.get(name, 0.0) for node in nodes) < amount:
-                count = len(self.bundles)
+            if offered.get(name, 0.0) < amount:
                 return (
-                    f"{self.field}: {count} workers and the trial hold {name} "
+                    f"{self.field}: {len(self.bundles)} workers and the trial hold {name} "
                     f"{_amount(name, amount)} together"
                 )
         return None
