@@ -154,3 +154,11 @@ def validate_without(package: str, recipe: Path) -> subprocess.CompletedProcess[
     return subprocess.run(
         [sys.executable, "-c", blocked], capture_output=True, text=True, cwd=recipe.parents[1]
     )
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` and its bytes: to show that nothing changed."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+        for p in sorted(root.rglob("*"))
+    }

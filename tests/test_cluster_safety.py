@@ -22,6 +22,8 @@ import pytest
 from tunefw.cli.main import main
 from tunefw.cluster import local, processes
 
+from .faults_helpers import snapshot
+
 CLUSTER_ID = "0123456789abcdef0123456789abcdef"
 MARKER_FILE = ".tunefw-local-cluster"  # what up writes in its temporary directory
 ID_ENV = "TUNEFW_LOCAL_CLUSTER"  # what every process of a node inherits
@@ -95,10 +97,6 @@ def refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     return err[0]
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def reused_pid_entries(pid: int) -> dict[str, dict[str, object]]:
@@ -223,7 +221,7 @@ def test_a_corrupt_state_file_is_one_line_naming_it(tmp_path, capsys, monkeypatc
     assert line.startswith(f"error: {state}: not a state file `tunefw cluster local up` wrote (")
     assert expected in line
     assert line.isprintable() and line.isascii(), "none of the file's bytes"
-    assert snapshot(tmp_path) == {"cluster/cluster.json": content}, "nothing changed"
+    assert snapshot(tmp_path) == {"cluster": None, "cluster/cluster.json": content}, "unchanged"
 
 
 FAKE_LAUNCHER = """

@@ -39,6 +39,8 @@ from tunefw.store.layout import (
 from tunefw.store.manifest import load_manifest
 from tunefw.store.query import parse_where
 
+from .faults_helpers import snapshot
+
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
@@ -121,14 +123,6 @@ def make_experiment(
     if trials:
         write_part(folder / "results", "part-000000-a.parquet", rows(trials))
     return folder
-
-
-def snapshot(root: Path) -> dict[str, bytes | None]:
-    """Every path under ``root`` and its bytes: to show that nothing changed."""
-    return {
-        str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
-        for p in sorted(root.rglob("*"))
-    }
 
 
 def refused(capsys: pytest.CaptureFixture[str], args: list[str], *naming: str) -> str:

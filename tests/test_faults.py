@@ -21,6 +21,7 @@ from .faults_helpers import (
     experiment,
     function_recipe,
     has_parts,
+    snapshot,
     stored_keys,
     wait_until,
 )
@@ -142,6 +143,8 @@ def test_a_refused_write_is_one_line_and_earlier_parts_stay_readable(tmp_path, c
 
 
 def test_the_same_name_twice_is_refused_unless_resumed_or_overwritten(tmp_path, capsys):
+    """``--resume`` continues the stored experiment, with more trials if asked, but never
+    under a recipe whose trials would mean something else (another space, the other mode)."""
     path = function_recipe(
         tmp_path,
         """
@@ -161,6 +164,20 @@ def test_the_same_name_twice_is_refused_unless_resumed_or_overwritten(tmp_path, 
     assert sorted(read_results(location)[col.TRIAL_ID].to_pylist()) == first, "untouched"
     assert main(["run", str(path), "--resume"]) == 0
     assert sorted(read_results(location)[col.TRIAL_ID].to_pylist()) == first
+    before = snapshot(tmp_path / "results")
+    for override, field in (
+        ("search.space.x={uniform: [5, 6]}", "search.space.x.uniform"),
+        ("objective.mode=max", "objective.mode"),
+    ):
+        capsys.readouterr()
+        assert main(["run", str(path), "--resume", "--set", override]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {field}: experiment twice ran with ")
+        assert snapshot(tmp_path / "results") == before, "a refused resume changes nothing"
+    assert main(["run", str(path), "--resume", "--set", "search.num_samples=3"]) == 0
+    more = sorted(read_results(location)[col.TRIAL_ID].to_pylist())
+    assert len(set(more)) == 3 and set(first) <= set(more), "one more trial, the two kept"
+    assert load_manifest(location)["recipe"]["search"]["num_samples"] == 3, "what resume reads"
     assert main(["run", str(path), "--overwrite"]) == 0
     again = set(read_results(location)[col.TRIAL_ID].to_pylist())
     assert len(again) == 2 and again.isdisjoint(first), "a new experiment replaced the old"

@@ -14,6 +14,7 @@ from tunefw.errors import RecipeError, TrialsFailedError
 from tunefw.plugin_api.imports import extend_sys_path, recipe_import_paths
 from tunefw.prepare.prepared import Prepared, prepare_recipe
 from tunefw.recipe.loading import apply_overrides, load_recipe, validate_recipe
+from tunefw.recipe.resume_changes import first_change
 from tunefw.recipe.schema import Recipe
 from tunefw.running.compile import compile_experiment
 from tunefw.running.loggers import check_installed
@@ -116,6 +117,7 @@ def launch(
     location = ExperimentLocation(Storage.open(recipe.storage), recipe.name)
     if resume and location.exists():
         last = prepare_stages(recipe)[-1] if recipe.stages else prepared  # NAME is the last's
+        _check_same_experiment(location, last.recipe)
         return _resume(location, last, address, paths, output, restart_errored=False)
     check_storage_for(prepared, [])
     if recipe.stages:
@@ -157,6 +159,19 @@ def resume_stored(
     paths = manifest.get("import_paths") or [str(Path.cwd())]
     extend_sys_path(paths)
     return _resume(location, prepare_recipe(recipe), address, paths, output, restart_errored)
+
+
+def _check_same_experiment(location: ExperimentLocation, recipe: Recipe) -> None:
+    """Refuse to continue a stored experiment under a recipe that would make its trials mean
+    something else (``recipe.resume_changes``), naming the first field that differs."""
+    change = first_change(recipe_of(location, load_manifest(location)), recipe)
+    if change is not None:
+        field, stored, given = change
+        raise RecipeError(
+            f"{field}: experiment {location.name} ran with {stored}, this recipe says {given}; "
+            f"--resume continues it only with its own recipe, so give this one another --name, "
+            "or replace the stored one with --overwrite"
+        )
 
 
 def _resume(

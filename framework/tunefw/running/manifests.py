@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import platform
 import time
+from typing import Any
 
 import ray
 
@@ -48,7 +49,7 @@ def new_manifest(
         "ended_at": None,
         "resumed_at": [],
         "seed": recipe.search.seed,
-        "recipe": recipe.model_dump(mode="json", by_alias=True),
+        "recipe": recipe_record(recipe),
         "config_columns": sorted(plugins.space),
         "versions": {
             "tunefw": __version__,
@@ -57,6 +58,11 @@ def new_manifest(
             "plugins": _plugin_versions(recipe),
         },
     }
+
+
+def recipe_record(recipe: Recipe) -> dict[str, Any]:
+    """The recipe as a manifest keeps it (``recipe_of`` reads it back)."""
+    return recipe.model_dump(mode="json", by_alias=True)
 
 
 def recipe_of(location: ExperimentLocation, manifest: Manifest) -> Recipe:

@@ -20,7 +20,7 @@ from tunefw.prepare.prepared import Prepared
 from tunefw.recipe.schema import Recipe
 from tunefw.running.compile import CompiledExperiment, compile_experiment, total_trials
 from tunefw.running.interrupts import noticing_interrupts
-from tunefw.running.manifests import new_manifest
+from tunefw.running.manifests import new_manifest, recipe_record
 from tunefw.running.pending_trials import limit_pending_trials
 from tunefw.running.ray_connection import ray_session
 from tunefw.running.replay import replay_plan
@@ -195,7 +195,11 @@ def resume_experiment(
     compiled = _compile(prepared, location, options, plan, history.trials, monitor)
 
     def start() -> tuple[Manifest, tune.Tuner | None]:
-        resumed = stamp(manifest, "running", resumed=True)
+        # a resume may run more trials, or under another budget (``recipe.resume_changes``):
+        # what it ran under is what a later ``tunefw resume`` continues
+        resumed = stamp(manifest, "running", resumed=True) | {
+            "recipe": recipe_record(prepared.recipe)
+        }
         write_manifest(location, resumed)
         if plan.num_samples == 0:
             return resumed, None  # every planned trial is stored: nothing left to run
