@@ -14,6 +14,7 @@ from typing import Any
 
 from tunefw.prepare.prepared import prepare_recipe
 from tunefw.recipe.loading import validate_recipe
+from tunefw.running.ray_connection import connect, start_embedded_ray
 from tunefw.running.runner import RunOptions, RunSummary, run_experiment
 from tunefw.store.layout import ExperimentLocation, Storage
 
@@ -24,7 +25,21 @@ def arguments(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a small size, under 2 minutes")
     parser.add_argument("--workdir", default=None, help="where to write (a temp dir by default)")
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="join the Ray at HOST:PORT (every contender runs on it) instead of starting "
+        "an embedded one with every CPU",
+    )
     return parser.parse_args()
+
+
+def start_ray(address: str | None) -> None:
+    """Join the Ray at ``address``, or start an embedded one with every CPU."""
+    if address:
+        connect(address)
+    else:
+        start_embedded_ray(num_cpus=os.cpu_count())
 
 
 def emit(figure: str, **values: Any) -> None:

@@ -34,9 +34,8 @@ import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
-from benchmarks.common import arguments, emit, run_tunefw
+from benchmarks.common import arguments, emit, run_tunefw, start_ray
 from benchmarks.workloads import loss_at, raw_reports
-from tunefw.running.ray_connection import start_embedded_ray
 
 REPORTS = 10
 LEAN_CONFIGS = 25
@@ -113,7 +112,7 @@ def main() -> None:
     trials = 12 if args.quick else 200
     default_trials = 4 if args.quick else 60
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
-    start_embedded_ray(num_cpus=os.cpu_count())
+    start_ray(args.address)
     repeats = 1 if args.quick else 5
     defaults = default_trials / raw_ray_tune(default_trials, work / "raw-defaults", False)
     hand_tuned_runs, our_runs, lean_runs = [], [], []

@@ -24,10 +24,9 @@ from typing import Any
 
 from ray import tune
 
-from benchmarks.common import arguments, emit, run_tunefw
+from benchmarks.common import arguments, emit, run_tunefw, start_ray
 from benchmarks.workloads import raw_reports
 from tunefw.prepare.pack_payload import ended_in, pack_of
-from tunefw.running.ray_connection import start_embedded_ray
 
 LEAN_CONFIGS = 100
 
@@ -87,7 +86,7 @@ def main() -> None:
     trials = 100 if args.quick else 10_000
     per_pack = 5 if args.quick else LEAN_CONFIGS  # the first tenth must span several packs
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
-    start_embedded_ray(num_cpus=os.cpu_count())
+    start_ray(args.address)
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
 
     def raw(completions: Completions) -> None:

@@ -12,7 +12,6 @@ the same workload in the same process for reference.
 from __future__ import annotations
 
 import functools
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import tunefw.running.runner
-from benchmarks.common import arguments, emit, run_tunefw
+from benchmarks.common import arguments, emit, run_tunefw, start_ray
 from benchmarks.overhead import raw_ray_tune, recipe
-from tunefw.running.ray_connection import start_embedded_ray
 from tunefw.running.result_writer import ResultWriter
 
 ENTRY_POINTS = (
@@ -57,7 +55,7 @@ def main() -> None:
     args = arguments(__doc__ or "")
     trials = 60 if args.quick else 200
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tunefw-bench-"))
-    start_embedded_ray(num_cpus=os.cpu_count())
+    start_ray(args.address)
 
     raw_s = raw_ray_tune(trials, work / "raw", hand_tuned=True)
 
