@@ -4,10 +4,13 @@ shape tunefw reads; one that is gone is one line naming it. An upgrade fails her
 from __future__ import annotations
 
 import importlib
+import os
 from importlib.metadata import version
+from pathlib import Path
 
 import optuna
 import pytest
+import ray
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler
 from ray.tune.search.optuna import OptunaSearch
 
@@ -105,3 +108,36 @@ def test_no_module_outside_compat_names_a_private_module():
     ]
     assert offenders == []
     assert importlib.import_module("tunefw.compat").__doc__
+
+
+def _children(parent: int) -> dict[int, str]:
+    """The processes whose parent is ``parent``, with their command lines."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            found[int(entry)] = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+    return found
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_the_embedded_ray_starts_no_worker_a_trial_could_not_use():
+    """``RAY_NO_PRESTART_ENV``: the session's Ray (started by ``start_embedded_ray`` in this
+    process) holds no idle worker; an actor's worker shows the scan sees the raylet's."""
+    (raylet,) = [pid for pid, cmd in _children(os.getpid()).items() if "raylet/raylet" in cmd]
+
+    @ray.remote(num_cpus=0, runtime_env={"env_vars": {"TUNEFW_PROBE": "1"}})
+    class Probe:  # a runtime environment, as Ray Tune gives trials: no idle worker fits it
+        def pid(self) -> int:
+            return os.getpid()
+
+    probe = Probe.remote()  # type: ignore[attr-defined]
+    pid = ray.get(probe.pid.remote())
+    workers = _children(raylet)
+    ray.kill(probe)
+    assert workers[pid].startswith("ray::Probe")
+    assert not [cmd for cmd in workers.values() if cmd.startswith("ray::IDLE")], workers

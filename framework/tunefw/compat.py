@@ -94,6 +94,12 @@ RAY_LOCALHOST_RESOLVER = Private(
     "resolve_ip_for_localhost",
     "`ray start` turns a loopback node address into the network one; wrapped to keep it",
 )
+RAY_NO_PRESTART_ENV = {"RAY_prestart_worker_first_driver": "0"}
+"""Ray's system setting (``ray_config_def.h``) that starts a worker per CPU when the first
+driver connects, off for the embedded Ray: those workers carry no runtime environment, and
+Ray Tune gives every trial actor one (``PL_DISABLE_FORK``), so none of them ever hosts a
+trial; on two cores they spent ~1.6 CPU-seconds against the driver's start. A setting Ray
+drops is ignored, not an error: tests/test_compat.py checks that none is started."""
 RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 """The logger that announces token auth at ``ray.init``: quietened, as it is the intent."""
 ASHA_BRACKETS = PrivateAttribute(

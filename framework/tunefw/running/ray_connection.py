@@ -36,6 +36,7 @@ def embedded_env() -> dict[str, str]:
         MULTI_NODE_ENV: "0",
         # Trials keep the driver's working directory, so relative paths mean the same there.
         "RAY_CHDIR_TO_TRIAL_DIR": "0",
+        **compat.RAY_NO_PRESTART_ENV,
     }
     if "RAY_AUTH_MODE" not in os.environ and "RAY_AUTH_TOKEN" not in os.environ:
         env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
