@@ -174,6 +174,12 @@ def test_the_same_name_twice_is_refused_unless_resumed_or_overwritten(tmp_path, 
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"error: {field}: experiment twice ran with ")
         assert snapshot(tmp_path / "results") == before, "a refused resume changes nothing"
+    assert main(["run", str(path), "--resume", "--overwrite"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --resume and --overwrite exclude each other: one continues the stored "
+        "experiment, the other deletes it; give one"
+    ]
+    assert snapshot(tmp_path / "results") == before, "neither continued nor deleted"
     assert main(["run", str(path), "--resume", "--set", "search.num_samples=3"]) == 0
     more = sorted(read_results(location)[col.TRIAL_ID].to_pylist())
     assert len(set(more)) == 3 and set(first) <= set(more), "one more trial, the two kept"

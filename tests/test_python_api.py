@@ -112,8 +112,17 @@ def test_resume_continues_and_a_finished_run_has_nothing_left(quickstart):
         (lambda p: tunefw.run(42), r"^recipe: a path, a mapping or a tunefw.Recipe, not int$"),
         (lambda p: tunefw.run(p.parent / "missing.yaml"), r"missing\.yaml: file not found$"),
         (lambda p: tunefw.resume("never-ran", storage=str(p.parent)), r"never-ran"),
+        (lambda p: tunefw.run(p, resume=True, overwrite=True), r"--resume and --overwrite"),
     ],
-    ids=["bad-field", "bad-space", "blank-name", "not-a-recipe", "missing-file", "no-experiment"],
+    ids=[
+        "bad-field",
+        "bad-space",
+        "blank-name",
+        "not-a-recipe",
+        "missing-file",
+        "no-experiment",
+        "resume-and-overwrite",
+    ],
 )
 def test_bad_input_raises_one_line_and_writes_nothing(call, message, tmp_path):
     path = tmp_path / "recipe.yaml"

@@ -103,6 +103,11 @@ def launch(
 ) -> RunSummary:
     """Run a recipe: its stages in order, its nested CV, or its one experiment; with
     ``resume``, continue the experiment if it exists."""
+    if resume and overwrite:
+        raise RecipeError(
+            "--resume and --overwrite exclude each other: one continues the stored "
+            "experiment, the other deletes it; give one"
+        )
     prepared, paths = prepare_source(source, overrides)
     recipe = prepared.recipe
     check_installed(recipe.loggers)  # before anything is stored
