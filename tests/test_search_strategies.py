@@ -341,6 +341,27 @@ def test_stages_run_coarse_to_fine_as_one_family(tmp_path, capsys):
     assert sorted(r["stage"] for r in rows) == ["coarse"] * 5 + ["fine"] * 4 + ["other-model"] * 3
 
 
+def test_a_staged_run_resumes_its_last_stage_as_it_ran(tmp_path, capsys):
+    """The last stage ran warm-started from the one before it; ``--resume`` continues it
+    under that recipe, warm start included, and does not take it for a changed one."""
+    path = function_recipe(
+        tmp_path,
+        """
+        name: staged
+        trainable: {kind: function, function: "toy_trainables:quadratic"}
+        objective: {metric: loss, mode: min}
+        search: {strategy: random, num_samples: 3, seed: 1, space: {x: {uniform: [0, 1]}}}
+        scheduler: {type: none}
+        stages: [{name: coarse}, {name: fine, top_k: 2}]
+        """,
+    )
+    assert main(["run", str(path)]) == 0, capsys.readouterr().err
+    stored = finals(tmp_path, "staged")
+    capsys.readouterr()
+    assert main(["run", str(path), "--resume"]) == 0, capsys.readouterr().err
+    assert finals(tmp_path, "staged") == stored, "every trial of the last stage was stored"
+
+
 @pytest.mark.parametrize(
     ("strategy", "params", "trials"),
     [

@@ -23,7 +23,7 @@ from tunefw.running.nested import is_nested, run_nested
 from tunefw.running.progress.output import RunOutput
 from tunefw.running.ray_connection import check_address
 from tunefw.running.runner import RunOptions, RunSummary, resume_experiment, run_experiment
-from tunefw.running.stages import prepare_stages, run_stages
+from tunefw.running.stages import last_stage, prepare_stages, run_stages
 from tunefw.store.layout import ExperimentLocation, Storage, check_storage
 from tunefw.store.manifest import load_manifest
 
@@ -121,7 +121,7 @@ def launch(
         check_address(address)  # before anything is stored
     location = ExperimentLocation(Storage.open(recipe.storage), recipe.name)
     if resume and location.exists():
-        last = prepare_stages(recipe)[-1] if recipe.stages else prepared  # NAME is the last's
+        last = last_stage(recipe) if recipe.stages else prepared  # NAME is the last's
         _check_same_experiment(location, last.recipe)
         return _resume(location, last, address, paths, output, restart_errored=False)
     check_storage_for(prepared, [])

@@ -93,6 +93,15 @@ def prepare_stages(recipe: Recipe, load_data: bool = True) -> list[Prepared]:
     return prepared
 
 
+def last_stage(recipe: Recipe) -> Prepared:
+    """The last stage, prepared as ``run_stages`` ran it (warm-started from the stage before
+    it): what ``run --resume`` continues, under the recipe's own name."""
+    stages = prepare_stages(recipe)
+    if len(stages) == 1:
+        return stages[0]
+    return _warm_started(stages[-1], stages[-2], recipe.stages[-1].top_k)
+
+
 def _data_key(recipe: Recipe) -> str:
     """What a stage's data and splits depend on: its data and validation sections."""
     data = None if recipe.data is None else recipe.data.model_dump(mode="json")
