@@ -4,6 +4,7 @@ the session's real Ray: recipe in, Parquet out, read back by the CLI."""
 from __future__ import annotations
 
 import json
+import textwrap
 
 import pytest
 
@@ -306,15 +307,22 @@ def test_bad_search_input_is_one_line_and_exit_2(tmp_path, capsys, overrides, me
     assert message in lines[0], lines[0]
 
 
+STAGED_BASE = """
+name: staged
+trainable: {{kind: function, function: "toy_trainables:quadratic"}}
+objective: {{metric: loss, mode: min}}
+search: {{strategy: random, num_samples: {samples}, seed: 1, space: {{x: {{uniform: [0, 1]}}}}}}
+scheduler: {{type: none}}
+"""
+"""The staged tests' recipe before its stages."""
+
+
 def test_stages_run_coarse_to_fine_as_one_family(tmp_path, capsys):
     path = function_recipe(
         tmp_path,
-        """
-        name: staged
-        trainable: {kind: function, function: "toy_trainables:quadratic"}
-        objective: {metric: loss, mode: min}
-        search: {strategy: random, num_samples: 5, seed: 1, space: {x: {uniform: [0, 1]}}}
-        scheduler: {type: none}
+        STAGED_BASE.format(samples=5)
+        + textwrap.dedent(
+            """
         stages:
           - name: coarse
           - name: fine
@@ -324,7 +332,8 @@ def test_stages_run_coarse_to_fine_as_one_family(tmp_path, capsys):
             trainable: {kind: function, function: "toy_trainables:returns_metrics"}
             objective: {metric: score, mode: max}
             search: {strategy: qmc, num_samples: 3, space: {a: {uniform: [0, 1]}, b: 1.0}}
-        """,
+        """
+        ),
     )
     assert main(["run", str(path)]) == 2, "a stage may not change the objective"
     assert "stages[2].objective: unknown field" in capsys.readouterr().err
@@ -346,14 +355,7 @@ def test_a_staged_run_resumes_its_last_stage_as_it_ran(tmp_path, capsys):
     under that recipe, warm start included, and does not take it for a changed one."""
     path = function_recipe(
         tmp_path,
-        """
-        name: staged
-        trainable: {kind: function, function: "toy_trainables:quadratic"}
-        objective: {metric: loss, mode: min}
-        search: {strategy: random, num_samples: 3, seed: 1, space: {x: {uniform: [0, 1]}}}
-        scheduler: {type: none}
-        stages: [{name: coarse}, {name: fine, top_k: 2}]
-        """,
+        STAGED_BASE.format(samples=3) + "stages: [{name: coarse}, {name: fine, top_k: 2}]\n",
     )
     assert main(["run", str(path)]) == 0, capsys.readouterr().err
     stored = finals(tmp_path, "staged")
