@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -103,7 +104,7 @@ def running_trial_pids() -> list[int]:
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
-                ours = _parent(_parent(int(entry.name))) == os.getpid()
+                ours = parent_of(parent_of(int(entry.name))) == os.getpid()
             except OSError:
                 continue
             if cmdline.startswith(b"ray::ImplicitFunc") and ours:
@@ -111,9 +112,20 @@ def running_trial_pids() -> list[int]:
     return pids
 
 
-def _parent(pid: int) -> int:
+def parent_of(pid: int) -> int:
+    """Field 4 of ``/proc/PID/stat``: the process's parent."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def children_of(parent: int) -> list[int]:
+    """The live processes whose parent is ``parent``."""
+    children = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError):
+            if entry.isdigit() and parent_of(int(entry)) == parent:
+                children.append(int(entry))
+    return children
 
 
 @contextmanager

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import os
 from importlib.metadata import version
-from pathlib import Path
 
 import optuna
 import pytest
@@ -15,11 +14,13 @@ from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from tunefw import compat
+from tunefw.cluster import processes
 from tunefw.errors import TunefwError
 from tunefw.prepare.pareto_asha import ParetoASHA
 from tunefw.recipe.objective import Objective
 
 from .conftest import REPO
+from .faults_helpers import children_of
 
 
 @pytest.mark.parametrize("private", compat.PRIVATE, ids=lambda p: f"{p.module}.{p.path}")
@@ -110,25 +111,15 @@ def test_no_module_outside_compat_names_a_private_module():
     assert importlib.import_module("tunefw.compat").__doc__
 
 
-def _children(parent: int) -> dict[int, str]:
-    """The processes whose parent is ``parent``, with their command lines."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except (OSError, ValueError):
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-            found[int(entry)] = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
-    return found
+def _command(pid: int) -> str:
+    return " ".join(processes.command_line(pid) or [])
 
 
 @pytest.mark.usefixtures("ray_session")
 def test_the_embedded_ray_starts_no_worker_a_trial_could_not_use():
     """``RAY_NO_PRESTART_ENV``: the session's Ray (started by ``start_embedded_ray`` in this
     process) holds no idle worker; an actor's worker shows the scan sees the raylet's."""
-    (raylet,) = [pid for pid, cmd in _children(os.getpid()).items() if "raylet/raylet" in cmd]
+    (raylet,) = [pid for pid in children_of(os.getpid()) if "raylet/raylet" in _command(pid)]
 
     @ray.remote(num_cpus=0, runtime_env={"env_vars": {"TUNEFW_PROBE": "1"}})
     class Probe:  # a runtime environment, as Ray Tune gives trials: no idle worker fits it
@@ -137,7 +128,7 @@ def test_the_embedded_ray_starts_no_worker_a_trial_could_not_use():
 
     probe = Probe.remote()  # type: ignore[attr-defined]
     pid = ray.get(probe.pid.remote())
-    workers = _children(raylet)
+    workers = {worker: _command(worker) for worker in children_of(raylet)}
     ray.kill(probe)
     assert workers[pid].startswith("ray::Probe")
     assert not [cmd for cmd in workers.values() if cmd.startswith("ray::IDLE")], workers

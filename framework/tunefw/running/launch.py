@@ -174,7 +174,7 @@ def _check_same_experiment(location: ExperimentLocation, recipe: Recipe) -> None
         field, stored, given = change
         raise RecipeError(
             f"{field}: experiment {location.name} ran with {stored}, this recipe says {given}; "
-            f"--resume continues it only with its own recipe, so give this one another --name, "
+            "--resume continues it only with its own recipe, so give this one another --name, "
             "or replace the stored one with --overwrite"
         )
 
