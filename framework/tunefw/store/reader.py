@@ -7,6 +7,10 @@ A part that cannot be read (cut short, empty, not Parquet, a directory, without 
 columns, or with a column whose type clashes with the other parts') is skipped with a
 warning naming it, on the ``tunefw`` logger, and the other parts are read. When no part can
 be read, that is a ``StoreError`` naming the first.
+
+A part may go while it is being read: compaction, at the end of every run, writes the merged
+part whole and then deletes the parts it merged. A read that finds a part it listed gone
+lists them again, and finds those rows in the merged part (``RESCANS``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from tunefw.store.layout import ExperimentLocation, first_line, reason
 KEY = [col.TRIAL_ID, col.ITERATION]
 #: The reserved columns every part must have: readers key, rank and label rows by them.
 REQUIRED = (*KEY, col.STATUS)
+
+RESCANS = 5
+"""How many times one read lists the parts again when a part it listed has gone meanwhile."""
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +89,15 @@ class _Skipped:
 def scan_parts(location: ExperimentLocation) -> Parts:
     """List the parts (temporary files start with a dot), read their footers, unify their
     schemas; skip, and name, the parts that cannot be read or do not fit the others."""
+    for _ in range(RESCANS):
+        try:
+            return _scan_once(location)
+        except FileNotFoundError:  # compacted away since the listing: list again
+            continue
+    raise _kept_changing(location)
+
+
+def _scan_once(location: ExperimentLocation) -> Parts:
     filesystem = location.storage.fs
     selector = pafs.FileSelector(location.results_dir, allow_not_found=True)
     try:
@@ -108,11 +124,20 @@ def scan_parts(location: ExperimentLocation) -> Parts:
     return Parts(kept, schema)
 
 
+def _kept_changing(location: ExperimentLocation) -> StoreError:
+    return StoreError(
+        f"storage: the parts of {location.name} changed under {RESCANS} reads in a row; "
+        "read it again"
+    )
+
+
 def _footer(filesystem: pafs.FileSystem, path: str) -> _Footer | str:
     """The part's schema and row count, or why they cannot be read."""
     try:
         with pq.ParquetFile(path, filesystem=filesystem) as part:
             return _Footer(path, part.schema_arrow, part.metadata.num_rows)
+    except FileNotFoundError:
+        raise  # gone, not damaged
     except (pa.ArrowException, OSError) as exc:
         return first_line(exc)
 
@@ -171,11 +196,14 @@ def read_parts(
     where: pc.Expression | None = None,
 ) -> tuple[pa.Table, list[str]]:
     """The rows of the parts that can be read whole, as stored (not deduplicated), and the
-    paths of those parts; a part damaged past its footer is skipped, and named."""
+    paths of those parts; a part damaged past its footer is skipped, and named. A part that
+    is gone raises ``FileNotFoundError``: the listing is out of date."""
     wanted = None if columns is None else list(columns)
     dataset = _dataset(location, parts.paths, parts.schema)
     try:
         return dataset.to_table(wanted, filter=where), list(parts.paths)
+    except FileNotFoundError:
+        raise
     except (pa.ArrowInvalid, OSError):  # some part is damaged past its footer
         whole = _whole_parts(location, parts)
     return _dataset(location, whole, parts.schema).to_table(wanted, filter=where), whole
@@ -188,6 +216,8 @@ def _whole_parts(location: ExperimentLocation, parts: Parts) -> list[str]:
     for path in parts.paths:
         try:
             _dataset(location, [path], parts.schema).to_table()
+        except FileNotFoundError:
+            raise
         except (pa.ArrowInvalid, OSError) as exc:
             skipped.add(path, first_line(exc))
         else:
@@ -210,7 +240,20 @@ def read_results(
 
     ``parts``, when the caller already scanned them, saves listing and reading footers again.
     """
-    parts = parts or scan_parts(location)
+    for _ in range(RESCANS):
+        try:
+            return _read_results(location, columns, where, parts or scan_parts(location))
+        except FileNotFoundError:  # compacted away since the listing: list again
+            parts = None
+    raise _kept_changing(location)
+
+
+def _read_results(
+    location: ExperimentLocation,
+    columns: Sequence[str] | None,
+    where: pc.Expression | None,
+    parts: Parts,
+) -> pa.Table:
     schema = parts.schema
     if not parts.paths:
         return schema.empty_table()
