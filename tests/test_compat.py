@@ -4,7 +4,9 @@ shape tunefw reads; one that is gone is one line naming it. An upgrade fails her
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import sys
 from importlib.metadata import version
 
 import optuna
@@ -14,13 +16,15 @@ from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from tunefw import compat
+from tunefw.cli.main import main
 from tunefw.cluster import processes
 from tunefw.errors import TunefwError
 from tunefw.prepare.pareto_asha import ParetoASHA
 from tunefw.recipe.objective import Objective
+from tunefw.store.reader import final_rows, read_results
 
 from .conftest import REPO
-from .faults_helpers import children_of
+from .faults_helpers import children_of, experiment, function_recipe
 
 
 @pytest.mark.parametrize("private", compat.PRIVATE, ids=lambda p: f"{p.module}.{p.path}")
@@ -132,3 +136,36 @@ def test_the_embedded_ray_starts_no_worker_a_trial_could_not_use():
     ray.kill(probe)
     assert workers[pid].startswith("ray::Probe")
     assert not [cmd for cmd in workers.values() if cmd.startswith("ray::IDLE")], workers
+
+
+def test_a_trial_worker_imports_neither_ipython_nor_its_search_strategy(tmp_path, ray_session):
+    """Ray Tune's trial actors would import IPython (installed here, as in most ML
+    environments) at their start, and tunefw's the search strategy (Optuna, for ``auto``):
+    ~0.5 CPU-seconds each actor spends for nothing (``reset_ipython_only_where_imported``,
+    ``resolve_for_trials``)."""
+    assert importlib.util.find_spec("IPython") is not None, "the dev extra installs IPython"
+    recipe = function_recipe(
+        tmp_path,
+        """
+        name: imports
+        trainable: {kind: function, function: "toy_trainables:imported"}
+        objective: {metric: loss, mode: min}
+        search: {strategy: auto, num_samples: 1, seed: 0, space: {x: {uniform: [0, 1]}}}
+        scheduler: {type: none}
+        """,
+    )
+    assert main(["run", str(recipe), "--quiet"]) == 0
+    (trial,) = final_rows(read_results(experiment(tmp_path, "imports"))).to_pylist()
+    assert (trial["metric.ipython"], trial["metric.optuna"]) == (0.0, 0.0)
+
+
+def test_an_ipython_shell_in_a_trial_worker_is_still_cleared():
+    from IPython.core.interactiveshell import InteractiveShell
+    from ray.tune.trainable import trainable
+
+    compat.reset_ipython_only_where_imported()
+    compat.reset_ipython_only_where_imported()  # once wrapped, left as it is
+    InteractiveShell.instance()
+    assert "IPython" in sys.modules and InteractiveShell.initialized()
+    trainable.disable_ipython()
+    assert not InteractiveShell.initialized()

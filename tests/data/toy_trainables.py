@@ -257,3 +257,11 @@ def finishes_before_the_other(config: dict[str, Any], ctx: Any) -> None:
         ctx.report({"loss": level + 1.0 / step, "step": step})
         if config["x"] == 1 and step == 1:
             first.touch()
+
+
+def imported(config: dict[str, Any], ctx: Any) -> None:
+    """Reports, for IPython and Optuna, 1.0 if its worker had imported it by then, else 0.0."""
+    import sys
+
+    loaded = {name.lower(): float(name in sys.modules) for name in ("IPython", "optuna")}
+    ctx.report({"loss": config["x"], **loaded})

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from tunefw.errors import PluginError, RecipeError
 from tunefw.plugin_api import registry
+from tunefw.plugin_api.capabilities import DrivesTrials
 from tunefw.plugin_api.protocols import (
     Regularizer,
     SearchStrategy,
@@ -58,12 +59,8 @@ def build(
 
 def resolve(recipe: Recipe) -> ResolvedPlugins:
     """Build every plugin the recipe names and merge the regularizers into the space."""
-    trainable = build(
-        "trainable", recipe.trainable.kind, recipe.trainable.params, "trainable.kind", "trainable"
-    )
-    search = build(
-        "search", recipe.search.strategy, recipe.search.params, "search.strategy", "search.params"
-    )
+    trainable = _build_trainable(recipe)
+    search = _build_search(recipe)
     validation = build(
         "validation",
         recipe.validation.strategy,
@@ -71,6 +68,61 @@ def resolve(recipe: Recipe) -> ResolvedPlugins:
         "validation.strategy",
         "validation",
     )
+    regularizers, space, keys = _regularized_space(recipe)
+    return ResolvedPlugins(
+        trainable=trainable,
+        search=search,
+        validation=validation,
+        regularizers=regularizers,
+        space=space,
+        regularizer_keys=keys,
+    )
+
+
+@dataclass(frozen=True)
+class TrialPlugins:
+    """What a trial's worker runs with, from a recipe ``resolve`` has already checked: no
+    validation strategy (the splits arrive made), and the search strategy only where it
+    drives the trials, since importing one (Optuna's, SMAC's ...) is time each actor spends
+    for nothing."""
+
+    trainable: TrainableAdapter
+    driver: DrivesTrials | None
+    regularizers: tuple[Regularizer, ...]
+    space: dict[str, ParamSpec]
+    regularizer_keys: frozenset[str]
+
+
+def resolve_for_trials(recipe: Recipe, search_drives_trials: bool) -> TrialPlugins:
+    """The plugins a trial's worker needs (``search_drives_trials``: as the driver found)."""
+    regularizers, space, keys = _regularized_space(recipe)
+    driver = _build_search(recipe) if search_drives_trials else None
+    return TrialPlugins(
+        trainable=_build_trainable(recipe),
+        driver=driver if isinstance(driver, DrivesTrials) else None,
+        regularizers=regularizers,
+        space=space,
+        regularizer_keys=keys,
+    )
+
+
+def _build_trainable(recipe: Recipe) -> Any:
+    return build(
+        "trainable", recipe.trainable.kind, recipe.trainable.params, "trainable.kind", "trainable"
+    )
+
+
+def _build_search(recipe: Recipe) -> Any:
+    return build(
+        "search", recipe.search.strategy, recipe.search.params, "search.strategy", "search.params"
+    )
+
+
+def _regularized_space(
+    recipe: Recipe,
+) -> tuple[tuple[Regularizer, ...], dict[str, ParamSpec], frozenset[str]]:
+    """The recipe's regularizers, its space with their hyperparameters added, and the keys
+    they added."""
     space: dict[str, ParamSpec] = dict(recipe.search.space)
     regularizers = []
     keys: set[str] = set()
@@ -88,11 +140,4 @@ def resolve(recipe: Recipe) -> ResolvedPlugins:
                 )
             space[key] = spec
         regularizers.append(regularizer)
-    return ResolvedPlugins(
-        trainable=trainable,
-        search=search,
-        validation=validation,
-        regularizers=tuple(regularizers),
-        space=space,
-        regularizer_keys=frozenset(keys),
-    )
+    return tuple(regularizers), space, frozenset(keys)

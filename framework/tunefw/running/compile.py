@@ -16,6 +16,7 @@ from ray.tune import PlacementGroupFactory
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
+from tunefw.plugin_api.capabilities import DrivesTrials
 from tunefw.plugin_api.protocols import SearchPlan
 from tunefw.plugin_api.resolve import ResolvedPlugins
 from tunefw.prepare.budget import BudgetMeter
@@ -165,7 +166,9 @@ def compile_experiment(
         verbose=0,
     )
     return CompiledExperiment(
-        trial=make_trial(recipe, import_paths),
+        trial=make_trial(
+            recipe, import_paths, search_drives_trials=isinstance(plugins.search, DrivesTrials)
+        ),
         resources=recipe.resources.for_ray(),
         param_space=plan.param_space,
         tune_config=tune_config,

@@ -22,24 +22,25 @@ from typing import Any
 import ray
 from ray import tune
 
-from tunefw.plugin_api.capabilities import DrivesTrials
+from tunefw import compat
 from tunefw.plugin_api.context import Reporter, TrialContext
 from tunefw.plugin_api.imports import extend_sys_path
-from tunefw.plugin_api.resolve import ResolvedPlugins, resolve
+from tunefw.plugin_api.resolve import TrialPlugins, resolve_for_trials
 from tunefw.prepare.data import SharedData
 from tunefw.prepare.pack_payload import pack_of
 from tunefw.recipe.schema import Recipe
-from tunefw.running.pack_trial import PackRunner
 from tunefw.running.rerun import split_rerun
 from tunefw.store.columns import GPU_IDS_RESULT_KEY, NODE_ID_RESULT_KEY
 
+compat.reset_ipython_only_where_imported()  # a worker imports this module before its actor starts
+
 
 @lru_cache(maxsize=2)
-def _resolve(recipe_json: str) -> tuple[Recipe, ResolvedPlugins]:
+def _resolve(recipe_json: str, search_drives_trials: bool) -> tuple[Recipe, TrialPlugins]:
     # Ray Train logs every checkpoint at INFO; tunefw stores results, not log lines.
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     recipe = Recipe.model_validate_json(recipe_json)
-    return recipe, resolve(recipe)
+    return recipe, resolve_for_trials(recipe, search_drives_trials)
 
 
 def trial_seed(base: int | None, config: dict[str, Any]) -> int:
@@ -106,12 +107,14 @@ def _restored_state(restore_from: str | None) -> Any:
 
 
 def make_trial(
-    recipe: Recipe, import_paths: Sequence[str] = ()
+    recipe: Recipe, import_paths: Sequence[str] = (), search_drives_trials: bool = False
 ) -> Callable[[dict[str, Any]], None]:
     """The Ray Tune function trainable for ``recipe``.
 
     ``import_paths`` are added to ``sys.path`` in the worker, so a user's ``module:function``
-    next to the recipe imports there as it does on the driver.
+    next to the recipe imports there as it does on the driver. ``search_drives_trials``: the
+    recipe's search strategy runs each trial itself (``DrivesTrials``), so the worker builds
+    it too.
     """
     recipe_json = recipe.model_dump_json(by_alias=True)
     paths = tuple(import_paths)
@@ -120,7 +123,7 @@ def make_trial(
         config: dict[str, Any], shared: SharedData | None = None, board: Any = None
     ) -> None:
         extend_sys_path(paths)
-        recipe, plugins = _resolve(recipe_json)
+        recipe, plugins = _resolve(recipe_json, search_drives_trials)
 
         def evaluate(config: dict[str, Any], reporter: Reporter, restored: Any = None) -> None:
             config = split_rerun(config).config
@@ -137,8 +140,8 @@ def make_trial(
                 metrics=recipe.objective.reported_metrics(),
                 checkpoint_interval_s=None if recipe.scheduler.pauses else CHECKPOINT_INTERVAL_S,
             )
-            if isinstance(plugins.search, DrivesTrials):  # trains inside it (hypergradient)
-                plugins.search.drive(ctx, plugins.trainable, plugins.space)
+            if plugins.driver is not None:  # trains inside it (hypergradient)
+                plugins.driver.drive(ctx, plugins.trainable, plugins.space)
             else:
                 plugins.trainable.run(ctx)
 
@@ -146,6 +149,8 @@ def make_trial(
         if pack is None:
             evaluate(config, _report, _restored_state(split_rerun(config).restore_from))
             return
+        from tunefw.running.pack_trial import PackRunner  # lean mode's, and its board's imports
+
         tags = {**_where(), "node_ip": _node_ip(), "hostname": _hostname()}
         runner = PackRunner(board, recipe.objective.metric, tags=tags)
         runner.run(pack, evaluate)
