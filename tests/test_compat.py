@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 from importlib.metadata import version
 
@@ -141,7 +143,7 @@ def test_the_embedded_ray_starts_no_worker_a_trial_could_not_use():
 def test_a_trial_worker_imports_neither_ipython_nor_its_search_strategy(tmp_path, ray_session):
     """Ray Tune's trial actors would import IPython (installed here, as in most ML
     environments) at their start, and tunefw's the search strategy (Optuna, for ``auto``):
-    ~0.5 CPU-seconds each actor spends for nothing (``reset_ipython_only_where_imported``,
+    ~0.5 CPU-seconds each actor spends for nothing (``compat.IPYTHON_IN_TRIAL_ACTORS``,
     ``resolve_for_trials``)."""
     assert importlib.util.find_spec("IPython") is not None, "the dev extra installs IPython"
     recipe = function_recipe(
@@ -163,9 +165,43 @@ def test_an_ipython_shell_in_a_trial_worker_is_still_cleared():
     from IPython.core.interactiveshell import InteractiveShell
     from ray.tune.trainable import trainable
 
-    compat.reset_ipython_only_where_imported()
-    compat.reset_ipython_only_where_imported()  # once wrapped, left as it is
+    compat.skip_unless_imported(compat.IPYTHON_IN_TRIAL_ACTORS)
+    compat.skip_unless_imported(compat.IPYTHON_IN_TRIAL_ACTORS)  # once wrapped, left as it is
     InteractiveShell.instance()
     assert "IPython" in sys.modules and InteractiveShell.initialized()
     trainable.disable_ipython()
     assert not InteractiveShell.initialized()
+
+
+def test_a_runs_driver_imports_no_integration_or_library_the_recipe_does_not_use(
+    tmp_path, ray_session
+):
+    """A driver imports neither Ray's MLflow and W&B integrations (Ray Tune's telemetry
+    would, to count tunefw's callbacks: ``compat.INTEGRATIONS_IN_THE_DRIVER``) nor
+    scikit-learn (the ``converged`` rule's GP) for a recipe using none of them: ~4 s of
+    imports before the first trial of every ``tunefw run``, where they are installed."""
+    unused = ("mlflow", "wandb", "sklearn")
+    assert all(importlib.util.find_spec(name) for name in unused), "the dev extra has them"
+    recipe = function_recipe(
+        tmp_path,
+        """
+        name: driver
+        trainable: {kind: function, function: "toy_trainables:quadratic"}
+        objective: {metric: loss, mode: min}
+        search: {strategy: random, num_samples: 1, seed: 0, space: {x: {uniform: [0, 1]}}}
+        scheduler: {type: none}
+        stop: {plateau: {patience: 5}}
+        """,
+    )
+    address = ray.get_runtime_context().gcs_address
+    driver = (
+        "import json, sys\n"
+        "from tunefw.cli.main import main\n"
+        f"code = main(['run', {str(recipe)!r}, '--quiet', '--address', {address!r}])\n"
+        f"print(json.dumps([code, [name for name in {unused!r} if name in sys.modules]]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", driver], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, []]

@@ -99,8 +99,14 @@ RAY_TRAINABLE_IPYTHON_RESET = Private(
     "ray",
     "ray.tune.trainable.trainable",
     "disable_ipython",
-    "every trial actor calls it, importing IPython to clear a shell no worker has; wrapped to "
-    "clear one only where IPython is already imported",
+    "every trial actor calls it, importing IPython to clear a shell no worker has",
+)
+RAY_TUNE_CALLBACK_TAG = Private(
+    "ray",
+    "ray.air._internal.usage",
+    "tag_callbacks",
+    "every Tuner.fit given callbacks calls it, importing Ray's MLflow, W&B, Comet and Aim "
+    "integrations (mlflow and wandb with them) to count which callbacks are theirs",
 )
 RAY_NO_PRESTART_ENV = {"RAY_prestart_worker_first_driver": "0"}
 """Ray's system setting (``ray_config_def.h``) that starts a worker per CPU when the first
@@ -241,24 +247,51 @@ def keep_loopback_node_ip() -> None:
     services.resolve_ip_for_localhost = keep_loopback
 
 
-def reset_ipython_only_where_imported() -> None:
-    """Make Ray Tune's trial actors skip importing IPython (~0.4 CPU-seconds each, where it is
-    installed) just to clear an IPython shell: a worker process has one only if something in
-    it imported IPython, and then it is still cleared."""
-    trainable: Any = importlib.import_module(RAY_TRAINABLE_IPYTHON_RESET.module)
-    reset: Callable[[], None] = RAY_TRAINABLE_IPYTHON_RESET.get()
-    if reset is not _reset_ipython_if_imported:  # not yet wrapped in this process
-        _RAY_IPYTHON_RESET[:] = [reset]
-        trainable.disable_ipython = _reset_ipython_if_imported
+@dataclass(frozen=True)
+class ImportsToLook:
+    """A private Ray function that imports ``modules`` only to look for something of theirs
+    (an IPython shell, their callbacks), costing every process that calls it their import.
+    Where none is imported yet, there is nothing of theirs to find: ``skip_unless_imported``
+    makes the function return ``skipped`` there instead."""
+
+    private: Private
+    modules: tuple[str, ...]
+    skipped: Any
+    cost: str
+    """What the imports cost, measured on this project's machine."""
 
 
-_RAY_IPYTHON_RESET: list[Callable[[], None]] = []
-"""Ray's own reset, once wrapped."""
+IPYTHON_IN_TRIAL_ACTORS = ImportsToLook(
+    RAY_TRAINABLE_IPYTHON_RESET, ("IPython",), None, "~0.4 CPU-s per trial actor"
+)
+INTEGRATIONS_IN_THE_DRIVER = ImportsToLook(
+    RAY_TUNE_CALLBACK_TAG,
+    ("ray.air.integrations.mlflow", "ray.air.integrations.wandb",
+     "ray.air.integrations.comet", "ray.tune.logger.aim"),
+    False,
+    "~2.1 CPU-s, before the first trial, for each process's first run: Ray's usage "
+    "telemetry then leaves tunefw's own callbacks uncounted",
+)  # fmt: skip
+
+_WRAPPED: dict[Private, Callable[..., Any]] = {}
+"""Each wrapped function's original, so wrapping twice keeps one wrapper."""
 
 
-def _reset_ipython_if_imported() -> None:
-    if "IPython" in sys.modules:
-        _RAY_IPYTHON_RESET[0]()
+def skip_unless_imported(entry: ImportsToLook) -> None:
+    """Wrap ``entry``'s function in this process to run only where one of its modules is
+    already imported (then it finds what it looks for, as before)."""
+    if entry.private in _WRAPPED:
+        return
+    owner: Any = importlib.import_module(entry.private.module)
+    original: Callable[..., Any] = entry.private.get()
+    _WRAPPED[entry.private] = original
+
+    def only_where_imported(*args: Any, **kwargs: Any) -> Any:
+        if any(module in sys.modules for module in entry.modules):
+            return original(*args, **kwargs)
+        return entry.skipped
+
+    setattr(owner, entry.private.path, only_where_imported)
 
 
 def asha_rungs(scheduler: object) -> list[tuple[float, dict[str, Any]]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ray import tune
 
+from tunefw import compat
 from tunefw.errors import StoreError, last_line_of
 from tunefw.plugin_api.protocols import SearchPlan
 from tunefw.prepare.budget import BudgetMeter
@@ -45,7 +46,9 @@ DRIVER_ENV = {
 
 @contextmanager
 def quiet_ray_tune() -> Iterator[None]:
-    """Ray Tune logs each trial's traceback; tunefw stores it and reports a count instead."""
+    """Ray Tune logs each trial's traceback; tunefw stores it and reports a count instead.
+    Nor does it import Ray's logger integrations just to count tunefw's callbacks."""
+    compat.skip_unless_imported(compat.INTEGRATIONS_IN_THE_DRIVER)
     loggers = [logging.getLogger(name) for name in ("ray.tune", "ray.train")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:

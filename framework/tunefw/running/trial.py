@@ -32,7 +32,8 @@ from tunefw.recipe.schema import Recipe
 from tunefw.running.rerun import split_rerun
 from tunefw.store.columns import GPU_IDS_RESULT_KEY, NODE_ID_RESULT_KEY
 
-compat.reset_ipython_only_where_imported()  # a worker imports this module before its actor starts
+# A worker imports this module before its actor starts.
+compat.skip_unless_imported(compat.IPYTHON_IN_TRIAL_ACTORS)
 
 
 @lru_cache(maxsize=2)
