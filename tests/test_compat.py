@@ -18,7 +18,6 @@ from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from tunefw import compat
-from tunefw.cli.main import main
 from tunefw.cluster import processes
 from tunefw.errors import TunefwError
 from tunefw.prepare.pareto_asha import ParetoASHA
@@ -140,12 +139,21 @@ def test_the_embedded_ray_starts_no_worker_a_trial_could_not_use():
     assert not [cmd for cmd in workers.values() if cmd.startswith("ray::IDLE")], workers
 
 
-def test_a_trial_worker_imports_neither_ipython_nor_its_search_strategy(tmp_path, ray_session):
-    """Ray Tune's trial actors would import IPython (installed here, as in most ML
-    environments) at their start, and tunefw's the search strategy (Optuna, for ``auto``):
-    ~0.5 CPU-seconds each actor spends for nothing (``compat.IPYTHON_IN_TRIAL_ACTORS``,
-    ``resolve_for_trials``)."""
-    assert importlib.util.find_spec("IPython") is not None, "the dev extra installs IPython"
+def test_neither_a_runs_driver_nor_its_trials_import_what_the_recipe_does_not_use(
+    tmp_path, ray_session
+):
+    """Where installed (the dev extra has them all, as most ML environments do):
+
+    - the driver imports neither Ray's MLflow and W&B integrations (Ray Tune's telemetry
+      would, to count tunefw's callbacks: ``compat.INTEGRATIONS_IN_THE_DRIVER``) nor
+      scikit-learn (the ``converged`` rule's GP), ~4 s before the first trial of every run;
+    - a trial actor imports neither IPython (Ray Tune's start of every actor would:
+      ``compat.IPYTHON_IN_TRIAL_ACTORS``) nor the search strategy (Optuna, for ``auto``:
+      ``resolve_for_trials``), ~0.5 CPU-seconds each actor.
+    """
+    driver_unused = ("mlflow", "wandb", "sklearn")
+    for name in (*driver_unused, "IPython"):
+        assert importlib.util.find_spec(name) is not None, f"the dev extra installs {name}"
     recipe = function_recipe(
         tmp_path,
         """
@@ -154,9 +162,21 @@ def test_a_trial_worker_imports_neither_ipython_nor_its_search_strategy(tmp_path
         objective: {metric: loss, mode: min}
         search: {strategy: auto, num_samples: 1, seed: 0, space: {x: {uniform: [0, 1]}}}
         scheduler: {type: none}
+        stop: {plateau: {patience: 5}}
         """,
     )
-    assert main(["run", str(recipe), "--quiet"]) == 0
+    address = ray.get_runtime_context().gcs_address
+    driver = (
+        "import json, sys\n"
+        "from tunefw.cli.main import main\n"
+        f"code = main(['run', {str(recipe)!r}, '--quiet', '--address', {address!r}])\n"
+        f"print(json.dumps([code, [n for n in {driver_unused!r} if n in sys.modules]]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", driver], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, []]
     (trial,) = final_rows(read_results(experiment(tmp_path, "imports"))).to_pylist()
     assert (trial["metric.ipython"], trial["metric.optuna"]) == (0.0, 0.0)
 
@@ -171,37 +191,3 @@ def test_an_ipython_shell_in_a_trial_worker_is_still_cleared():
     assert "IPython" in sys.modules and InteractiveShell.initialized()
     trainable.disable_ipython()
     assert not InteractiveShell.initialized()
-
-
-def test_a_runs_driver_imports_no_integration_or_library_the_recipe_does_not_use(
-    tmp_path, ray_session
-):
-    """A driver imports neither Ray's MLflow and W&B integrations (Ray Tune's telemetry
-    would, to count tunefw's callbacks: ``compat.INTEGRATIONS_IN_THE_DRIVER``) nor
-    scikit-learn (the ``converged`` rule's GP) for a recipe using none of them: ~4 s of
-    imports before the first trial of every ``tunefw run``, where they are installed."""
-    unused = ("mlflow", "wandb", "sklearn")
-    assert all(importlib.util.find_spec(name) for name in unused), "the dev extra has them"
-    recipe = function_recipe(
-        tmp_path,
-        """
-        name: driver
-        trainable: {kind: function, function: "toy_trainables:quadratic"}
-        objective: {metric: loss, mode: min}
-        search: {strategy: random, num_samples: 1, seed: 0, space: {x: {uniform: [0, 1]}}}
-        scheduler: {type: none}
-        stop: {plateau: {patience: 5}}
-        """,
-    )
-    address = ray.get_runtime_context().gcs_address
-    driver = (
-        "import json, sys\n"
-        "from tunefw.cli.main import main\n"
-        f"code = main(['run', {str(recipe)!r}, '--quiet', '--address', {address!r}])\n"
-        f"print(json.dumps([code, [name for name in {unused!r} if name in sys.modules]]))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", driver], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [0, []]
