@@ -1,12 +1,13 @@
 """What one small run costs: CPU-seconds of the whole machine and wall seconds for a run of 2
-trials of a cheap function, one trial actor (``max_concurrent: 1``, actors reused), on a Ray
-that is already up. A run's fixed cost (a fresh worker process for its trial actor, the
+trials of the overhead benchmark's workload (10 reports of a closed-form loss, ASHA), on a
+Ray that is already up. A run's fixed cost (a fresh worker process for each trial actor, the
 imports on both sides, Ray Tune's set-up) is most of what the test suite spends (issue 18)
 and of a first result's wait (issue 17's time to a target).
 
-tunefw (every result in Parquet) against hand-written Ray Tune (``reuse_actors``, its auto
-loggers off), in turn; one unmeasured run of each first, so each side's driver has imported
-what it needs and the figures are a run's own. Medians are compared:
+tunefw (every result in Parquet) against hand-tuned Ray Tune (``reuse_actors``, its auto
+loggers off): ``benchmarks.overhead``'s contenders, in turn. One unmeasured run of each goes
+first, so each side's driver has imported what it needs and the figures are a run's own.
+Medians are compared:
 
     python -m benchmarks.run_cost            # 7 runs each
     python -m benchmarks.run_cost --quick    # 2 runs each
@@ -21,14 +22,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ray import tune
-
 from benchmarks.common import arguments, emit, run_tunefw, start_ray
-from benchmarks.workloads import raw_reports
+from benchmarks.overhead import raw_ray_tune, recipe
 
-TRIALS, REPORTS = 2, 3
+TRIALS = 2
 SETTLE_S = 1.0
-"""Waited after each run, so the ended actor's exit is counted with its run."""
+"""Waited after each run, so the ended actors' exits are counted with their run."""
 
 
 def busy_cpu_seconds() -> float:
@@ -39,45 +38,18 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def tunefw_run(storage: Path, index: int) -> None:
-    run_tunefw(
-        {
-            "name": f"cost-{index}",
-            "trainable": {"kind": "function", "function": "benchmarks.workloads:tunefw_reports"},
-            "objective": {"metric": "loss", "mode": "min"},
-            "search": {
-                "strategy": "random",
-                "num_samples": TRIALS,
-                "max_concurrent": 1,
-                "seed": index,
-                "space": {"x": {"uniform": [0, 1]}, "reports": REPORTS},
-            },
-            "scheduler": {"type": "none"},
-        },
-        storage,
-    )
+def tunefw_run(storage: Path) -> None:
+    run_tunefw(recipe(TRIALS), storage)
 
 
-def ray_tune_run(storage: Path, index: int) -> None:
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
-    tune.Tuner(
-        raw_reports,
-        param_space={"x": tune.uniform(0, 1), "reports": REPORTS},
-        tune_config=tune.TuneConfig(
-            metric="loss",
-            mode="min",
-            num_samples=TRIALS,
-            max_concurrent_trials=1,
-            reuse_actors=True,
-        ),
-        run_config=tune.RunConfig(storage_path=str(storage), name=f"raw-{index}", verbose=0),
-    ).fit()
+def ray_tune_run(storage: Path) -> None:
+    raw_ray_tune(TRIALS, storage, hand_tuned=True)
 
 
-def measured(run: Callable[[Path, int], None], storage: Path, index: int) -> tuple[float, float]:
+def measured(run: Callable[[Path], None], storage: Path) -> tuple[float, float]:
     """CPU-seconds and wall seconds of one run."""
     cpu, wall = busy_cpu_seconds(), time.perf_counter()
-    run(storage, index)
+    run(storage)
     time.sleep(SETTLE_S)
     return busy_cpu_seconds() - cpu, time.perf_counter() - wall - SETTLE_S
 
@@ -91,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         for index in range(runs + 1):
             for name, run in contenders.items():
-                cpu, wall = measured(run, Path(tmp) / name.replace(" ", "-"), index)
+                cpu, wall = measured(run, Path(tmp) / f"{name.replace(' ', '-')}-{index}")
                 if index:  # the first is each driver's warm-up
                     cost[name].append((cpu, wall))
                     emit("run_cost_run", tool=name, run=index, cpu_s=cpu, wall_s=wall)
