@@ -210,6 +210,7 @@ PRIVATE: tuple[Private, ...] = (
     RAY_CLUSTER_SWITCH,
     RAY_LOCALHOST_RESOLVER,
     RAY_TRAINABLE_IPYTHON_RESET,
+    RAY_TUNE_CALLBACK_TAG,
     OPTUNA_CONSTRAINTS_KEY,
     OPTUNA_GP_ACQF,
     OPTUNA_GP_OPTIMIZE_ACQF,
@@ -257,24 +258,21 @@ class ImportsToLook:
     private: Private
     modules: tuple[str, ...]
     skipped: Any
-    cost: str
-    """What the imports cost, measured on this project's machine."""
 
 
-IPYTHON_IN_TRIAL_ACTORS = ImportsToLook(
-    RAY_TRAINABLE_IPYTHON_RESET, ("IPython",), None, "~0.4 CPU-s per trial actor"
-)
+IPYTHON_IN_TRIAL_ACTORS = ImportsToLook(RAY_TRAINABLE_IPYTHON_RESET, ("IPython",), None)
+"""~0.4 CPU-seconds per trial actor, where IPython is installed."""
 INTEGRATIONS_IN_THE_DRIVER = ImportsToLook(
     RAY_TUNE_CALLBACK_TAG,
     ("ray.air.integrations.mlflow", "ray.air.integrations.wandb",
      "ray.air.integrations.comet", "ray.tune.logger.aim"),
     False,
-    "~2.1 CPU-s, before the first trial, for each process's first run: Ray's usage "
-    "telemetry then leaves tunefw's own callbacks uncounted",
 )  # fmt: skip
+"""~2.1 CPU-seconds before a process's first run's first trial, where mlflow and wandb are
+installed; Ray's usage telemetry then leaves tunefw's own callbacks uncounted."""
 
-_WRAPPED: dict[Private, Callable[..., Any]] = {}
-"""Each wrapped function's original, so wrapping twice keeps one wrapper."""
+_WRAPPED: set[Private] = set()
+"""The functions already wrapped in this process, so wrapping twice keeps one wrapper."""
 
 
 def skip_unless_imported(entry: ImportsToLook) -> None:
@@ -284,7 +282,7 @@ def skip_unless_imported(entry: ImportsToLook) -> None:
         return
     owner: Any = importlib.import_module(entry.private.module)
     original: Callable[..., Any] = entry.private.get()
-    _WRAPPED[entry.private] = original
+    _WRAPPED.add(entry.private)
 
     def only_where_imported(*args: Any, **kwargs: Any) -> Any:
         if any(module in sys.modules for module in entry.modules):
